@@ -1,0 +1,38 @@
+# The two set-up commands: `make book` (build the book and say where to open it) and `make test`.
+# Each creates .venv and installs what it needs.
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+STAMP   := .venv/.installed
+SHARED_ML100K := $(abspath ../shared/data/ml-100k)
+# Point tests and the book at the shared MovieLens-100K copy when it exists (never copied here).
+export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML100K),)
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: book test venv serve clean student
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored" || true
+	$(PIP) install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import torch, jupyter_book, bst_teach; assert torch.__version__.startswith('2.13.0')"
+	touch $(STAMP)
+
+book: venv
+	.venv/bin/jupyter-book build --all -W -n --keep-going .
+	@echo
+	@echo "The book is built. Open: file://$(abspath _build/html/index.html)"
+	@echo "(or serve it: make serve, then http://127.0.0.1:8000)"
+
+serve:
+	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+test: venv
+	$(PY) -m pytest
+
+student: venv
+	$(PY) -m bst_teach student-copies book student
+
+clean:
+	rm -rf _build .pytest_cache

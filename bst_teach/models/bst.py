@@ -1,0 +1,164 @@
+"""Behavior Sequence Transformer (Chen et al., DLP-KDD 2019), read top to bottom in data order.
+
+1. Embedding layer.  Each behaviour v_i and the target item become a token
+   ``[item embedding ; category embedding ; position embedding]``; the target is *appended* to the
+   sequence, so the encoder sees (B, T = L + 1, D) with the target in the last slot.
+2. Positions.  ``time``: the paper's pos(v_i) = t(target) - t(v_i), bucketed (see
+   ``bst_teach.features``); ``index``: how many behaviours ago; ``both``: the sum of the two
+   embeddings (a time bucket says *how long ago*, but two behaviours in one bucket are unordered;
+   the index says *in what order*, but not how long ago); ``none``: a zero vector.
+3. Transformer encoder block(s), post-norm as in the paper:
+   S' = Norm(S + Dropout(MultiHead(S)));  F = Norm(S' + Dropout(LeakyReLU(S'W1 + b1)W2 + b2)).
+   Padding slots are masked out as keys; the target slot never is, so no row of attention is empty.
+4. The encoder output at the target slot, concatenated with the other features' embeddings, goes
+   through a LeakyReLU MLP to one logit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..features import PAD, Schema
+from .layers import MLP, ItemEmbedding, OtherFeatures, recency_rank
+
+
+@dataclass
+class BSTConfig:
+    item_dim: int = 16
+    cat_dim: int = 8
+    pos_dim: int = 8
+    blocks: int = 1
+    heads: int = 4
+    ffn_mult: int = 4
+    dropout: float = 0.1
+    position: str = "both"  # "none" | "index" | "time" | "both" (index + time embeddings summed)
+    norm: str = "layer"  # "layer" | "batch" | "none"
+    hidden: tuple[int, ...] = (128, 64)
+
+    def __post_init__(self):
+        if self.position not in ("none", "index", "time", "both"):
+            raise ValueError(f"position must be 'none', 'index', 'time' or 'both', got {self.position!r}")
+        if self.norm not in ("layer", "batch", "none"):
+            raise ValueError(f"norm must be 'layer', 'batch' or 'none', got {self.norm!r}")
+        if (self.item_dim + self.cat_dim + self.pos_dim) % self.heads:
+            raise ValueError("item_dim + cat_dim + pos_dim must be divisible by heads")
+
+
+class TokenNorm(nn.Module):
+    """LayerNorm, BatchNorm or nothing over tokens x: (B, T, D) -> (B, T, D).
+
+    LayerNorm normalises each token over its D features, alone.  BatchNorm normalises each feature
+    over all B * T tokens of the batch (padding included), so in training mode one sample's output
+    depends on the others in its batch.
+    """
+
+    def __init__(self, kind: str, dim: int):
+        super().__init__()
+        self.kind = kind
+        self.norm = {"layer": lambda: nn.LayerNorm(dim), "batch": lambda: nn.BatchNorm1d(dim),
+                     "none": nn.Identity}[kind]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "batch":
+            return self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return self.norm(x)
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """x (B, T, D), key_mask (B, T) True = may be attended to -> (B, T, D) [, weights (B, H, T, T)]."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x, key_mask, return_attention: bool = False):
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        allowed = key_mask[:, None, None, :]  # (B, 1, 1, T), broadcast over heads and queries
+        if return_attention:  # spelled out, to hand the weights to plots
+            scores = q @ k.transpose(-2, -1) / math.sqrt(D // self.heads)  # (B, H, T, T)
+            weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+            y = weights @ v
+        else:  # the same computation, fused
+            y, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed), None
+        y = self.out(y.transpose(1, 2).reshape(B, T, D))
+        return (y, weights) if return_attention else y
+
+
+class EncoderBlock(nn.Module):
+    """One Transformer block as the paper writes it (post-norm, LeakyReLU feed-forward)."""
+
+    def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float, norm: str):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(dim, heads)
+        self.norm1, self.norm2 = TokenNorm(norm, dim), TokenNorm(norm, dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.LeakyReLU(),
+                                 nn.Linear(ffn_mult * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, s, key_mask, return_attention: bool = False):
+        a = self.attention(s, key_mask, return_attention)
+        a, weights = a if return_attention else (a, None)
+        s = self.norm1(s + self.drop(a))
+        s = self.norm2(s + self.drop(self.ffn(s)))
+        return s, weights
+
+
+class BST(nn.Module):
+    name = "bst"
+
+    def __init__(self, schema: Schema, config: BSTConfig | None = None):
+        super().__init__()
+        self.schema, self.config = schema, config or BSTConfig()
+        c = self.config
+        self.other = OtherFeatures(schema)
+        self.items = ItemEmbedding(schema, c.item_dim, c.cat_dim)
+        self.index_position = (nn.Embedding(schema.max_len + 2, c.pos_dim, padding_idx=PAD)
+                               if c.position in ("index", "both") else None)
+        self.time_position = (nn.Embedding(schema.n_time_buckets, c.pos_dim, padding_idx=PAD)
+                              if c.position in ("time", "both") else None)
+        dim = c.item_dim + c.cat_dim + c.pos_dim
+        self.blocks = nn.ModuleList(EncoderBlock(dim, c.heads, c.ffn_mult, c.dropout, c.norm)
+                                    for _ in range(c.blocks))
+        self.head = MLP(self.other.out_dim + dim, c.hidden, 1, c.dropout)
+
+    def position_embedding(self, batch) -> torch.Tensor:
+        """Position vector of every token, (B, T, pos_dim); zero at padding and for "none".
+
+        Indices: 0 = padding, 1 = the target, 2.. = behaviours (time bucket or recency rank + 1).
+        """
+        mask = batch["hist_item"] != PAD
+        target = torch.ones_like(batch["target_item"]).unsqueeze(1)
+        B, L = mask.shape
+        out = torch.zeros(B, L + 1, self.config.pos_dim)
+        if self.index_position is not None:
+            rank = torch.where(mask, recency_rank(mask) + 1, PAD)
+            out = out + self.index_position(torch.cat([rank, target], dim=1))
+        if self.time_position is not None:
+            out = out + self.time_position(torch.cat([batch["hist_time"], target], dim=1))
+        return out
+
+    def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> tokens (B, T, D) with the target appended last, key mask (B, T)."""
+        items = torch.cat([batch["hist_item"], batch["target_item"].unsqueeze(1)], dim=1)
+        cats = torch.cat([batch["hist_cat"], batch["target_cat"].unsqueeze(1)], dim=1)
+        tokens = torch.cat([self.items(items, cats), self.position_embedding(batch)], dim=-1)
+        return tokens, items != PAD
+
+    def forward(self, batch: dict[str, torch.Tensor], return_attention: bool = False):
+        """batch: see ``Samples`` -> logits (B,) [, list over blocks of weights (B, H, T, T)]."""
+        s, key_mask = self.embed(batch)
+        key_mask[:, -1] = True  # the target is always attended to (even if it is out of vocabulary)
+        attentions = []
+        for block in self.blocks:
+            s, weights = block(s, key_mask, return_attention)
+            attentions.append(weights)
+        x = torch.cat([self.other(batch["sparse"]), s[:, -1]], dim=-1)  # output at the target slot
+        logits = self.head(x).squeeze(-1)
+        return (logits, attentions) if return_attention else logits

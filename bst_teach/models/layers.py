@@ -1,0 +1,70 @@
+"""Building blocks shared by the three models: embeddings of the "other" features and the MLP head.
+
+Shapes: B = batch size, L = history length, F = number of sparse features, D = embedding width.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..features import PAD, Schema
+
+
+class OtherFeatures(nn.Module):
+    """Embeds the user / item / context / cross columns of ``batch["sparse"]`` and concatenates them.
+
+    sparse (B, F) -> (B, sum of the features' embed_dim)
+    """
+
+    def __init__(self, schema: Schema):
+        super().__init__()
+        self.tables = nn.ModuleList(nn.Embedding(f.vocab_size, f.embed_dim, padding_idx=PAD)
+                                    for f in schema.features)
+        self.out_dim = sum(f.embed_dim for f in schema.features)
+
+    def forward(self, sparse: torch.Tensor) -> torch.Tensor:
+        return torch.cat([table(sparse[:, i]) for i, table in enumerate(self.tables)], dim=-1)
+
+
+class ItemEmbedding(nn.Module):
+    """An item is its id and its category: (...,) ids -> (..., item_dim + cat_dim).
+
+    The same tables embed the history and the target, as in the paper.  Index 0 (padding) is a
+    zero vector.
+    """
+
+    def __init__(self, schema: Schema, item_dim: int, cat_dim: int):
+        super().__init__()
+        self.item = nn.Embedding(schema.n_items, item_dim, padding_idx=PAD)
+        self.cat = nn.Embedding(schema.n_categories, cat_dim, padding_idx=PAD)
+        self.out_dim = item_dim + cat_dim
+
+    def forward(self, items: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.item(items), self.cat(cats)], dim=-1)
+
+
+class MLP(nn.Module):
+    """Stack of Linear + LeakyReLU (+ dropout), the paper's prediction head.  (B, in) -> (B, out)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], out_dim: int = 1, dropout: float = 0.0):
+        super().__init__()
+        layers, d = [], in_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.LeakyReLU(), nn.Dropout(dropout)]
+            d = h
+        layers.append(nn.Linear(d, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def recency_rank(mask: torch.Tensor) -> torch.Tensor:
+    """How many behaviours ago each one happened: 1 for the most recent, 2 for the one before, ...
+
+    mask (B, L) bool, True at real behaviours (oldest first) -> (B, L) long, 0 at padding.
+    Counting from the target makes index positions independent of how much padding follows.
+    """
+    m = mask.long()
+    later = m.flip(-1).cumsum(-1).flip(-1)  # number of real behaviours at or after this slot
+    return later * m

@@ -1,0 +1,145 @@
+"""One training function for the command line, the book and the benchmarks.
+
+Seeded and reproducible (same seed, same numbers on the same machine), a tqdm progress bar that can
+be turned off, early stopping on validation AUC, AUC and log-loss from scikit-learn, and
+checkpoints that hold weights and config and load with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import log_loss, roc_auc_score
+from tqdm.auto import tqdm
+
+from .data.samples import Dataset
+from .features import Schema
+from .models import MODELS
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    patience: int = 2  # stop after this many epochs without a better validation AUC
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    best_epoch: int = 0
+    val_auc: float = float("nan")
+    test_auc: float = float("nan")
+    test_logloss: float = float("nan")
+    train_seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return {"model": self.model.name, "test_auc": self.test_auc,
+                "test_logloss": self.test_logloss, "val_auc": self.val_auc,
+                "epochs": len(self.history), "best_epoch": self.best_epoch,
+                "train_seconds": self.train_seconds}
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def batches(tensors: dict[str, torch.Tensor], batch_size: int, generator=None):
+    """Yield dicts of (batch_size, ...) slices; shuffled when a torch.Generator is given."""
+    n = len(tensors["label"])
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        yield {k: v[idx] for k, v in tensors.items()}
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
+            batch_size: int = 2048) -> np.ndarray:
+    """Click probabilities (N,) in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    out = [torch.sigmoid(model(b)) for b in batches(tensors, batch_size)]
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def evaluate(model, tensors) -> dict[str, float]:
+    """AUC and log-loss (scikit-learn) of ``model`` on a split."""
+    p = predict(model, tensors)
+    y = tensors["label"].numpy()
+    return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, p, labels=[0, 1]))}
+
+
+def train(model: torch.nn.Module, data: Dataset, config: TrainConfig | None = None) -> TrainResult:
+    """Train with Adam on binary cross-entropy, keep the weights of the best validation epoch,
+    then report test AUC / log-loss.  Reproducible: seeds Python, NumPy and torch, and shuffles
+    with its own generator."""
+    cfg = config or TrainConfig()
+    set_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train_t, val_t, test_t = (data.tensors(s) for s in ("train", "val", "test"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    result = TrainResult(model=model)
+    best_auc, best_state, stale = -1.0, None, 0
+    n_batches = -(-len(train_t["label"]) // cfg.batch_size)
+    start = time.perf_counter()
+    bar = tqdm(total=cfg.epochs * n_batches, disable=not cfg.progress,
+               desc=f"{model.name} on {data.name}", unit="batch")
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        losses = []
+        for batch in batches(train_t, cfg.batch_size, generator):
+            loss = F.binary_cross_entropy_with_logits(model(batch), batch["label"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.update()
+        val = evaluate(model, val_t)
+        result.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                               "val_auc": val["auc"], "val_logloss": val["logloss"]})
+        bar.set_postfix(val_auc=f"{val['auc']:.4f}")
+        if val["auc"] > best_auc:
+            best_auc, best_state, stale = val["auc"], copy.deepcopy(model.state_dict()), 0
+            result.best_epoch = epoch
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    result.train_seconds = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    model.eval()
+    test = evaluate(model, test_t)
+    result.val_auc, result.test_auc, result.test_logloss = best_auc, test["auc"], test["logloss"]
+    return result
+
+
+def save_checkpoint(model: torch.nn.Module, path) -> None:
+    """Weights, model name, config and schema in one file of plain types and tensors."""
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
+    torch.save({"model": model.name, "config": config, "schema": model.schema.to_dict(),
+                "state_dict": model.state_dict()}, path)
+
+
+def load_checkpoint(path) -> torch.nn.Module:
+    """Rebuild a model saved by :func:`save_checkpoint` (safe: ``weights_only=True``)."""
+    ckpt = torch.load(path, weights_only=True)
+    cls, config_cls = MODELS[ckpt["model"]]
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}
+    model = cls(Schema.from_dict(ckpt["schema"]), config_cls(**config))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
