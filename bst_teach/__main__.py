@@ -25,10 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--users", help="optional users CSV: user_id plus categorical columns")
     t.add_argument("--positive-threshold", type=float, help="rating >= this is a positive")
     t.add_argument("--max-len", type=_positive_int, default=20, help="history length L")
-    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--epochs", type=_positive_int, default=20)
+    t.add_argument("--patience", type=_positive_int, default=3, help="early-stopping patience (epochs)")
     t.add_argument("--batch-size", type=_positive_int, default=256)
     t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation and shuffling")
+    t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data set")
     t.add_argument("--blocks", type=_positive_int, default=1, help="BST encoder blocks")
     t.add_argument("--heads", type=_positive_int, default=4, help="BST attention heads")
     t.add_argument("--position", choices=["none", "index", "time", "both"], default="both",
@@ -53,22 +55,21 @@ def _positive_int(text: str) -> int:
 
 def _train(args) -> dict:
     from .data import load_dataset
-    from .models import build_model
-    from .train import TrainConfig, save_checkpoint, train
+    from .train import TrainConfig, fit, save_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = load_dataset(args.data, max_len=args.max_len, seed=args.seed, data_dir=args.data_dir,
+    data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download)
     config = {"wdl": {}, "din": {"time_features": args.din_time},
               "bst": {"blocks": args.blocks, "heads": args.heads, "position": args.position,
                       "norm": args.norm}}[args.model]
-    model = build_model(args.model, data.schema, **config)
-    result = train(model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                                            lr=args.lr, seed=args.seed, progress=not args.json))
+    result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                            lr=args.lr, seed=args.seed, patience=args.patience,
+                                            progress=not args.json), **config)
     if args.save:
-        save_checkpoint(model, args.save)
+        save_checkpoint(result.model, args.save)
     return {**result.summary(), "data": args.data, "config": config, "seed": args.seed,
             "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
             "threads": torch.get_num_threads()}

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .data.samples import Dataset
 from .features import Schema
-from .models import MODELS
+from .models import MODELS, build_model
 
 
 @dataclass
@@ -126,6 +126,16 @@ def train(model: torch.nn.Module, data: Dataset, config: TrainConfig | None = No
     test = evaluate(model, test_t)
     result.val_auc, result.test_auc, result.test_logloss = best_auc, test["auc"], test["logloss"]
     return result
+
+
+def fit(name: str, data: Dataset, config: TrainConfig | None = None, **model_config) -> TrainResult:
+    """Seed, build and train in one call: ``fit("bst", data, TrainConfig(seed=1), blocks=2)``.
+
+    Seeding *before* building makes the initial weights part of what the seed fixes.
+    """
+    cfg = config or TrainConfig()
+    set_seed(cfg.seed)
+    return train(build_model(name, data.schema, **model_config), data, cfg)
 
 
 def save_checkpoint(model: torch.nn.Module, path) -> None:

@@ -1,0 +1,266 @@
+"""Your own interaction logs, from CSV files, as :class:`~bst_teach.data.samples.Interactions`.
+
+Three files, each with a header line (UTF-8, comma-separated):
+
+``interactions`` (required), one row per event::
+
+    user_id,item_id,timestamp,label        or    user_id,item_id,timestamp,rating
+    u1,i7,1700000000,1                            u1,i7,1700000000,4.5
+
+* ``timestamp``: seconds since 1970-01-01 (a non-negative number; fractions are dropped);
+* ``label``: 1 for a click / positive, 0 otherwise; or
+* ``rating``: any number, turned into ``label = rating >= positive_threshold`` (you must pass
+  ``positive_threshold``; ``label`` is then not needed).
+
+``items`` (optional): ``item_id,category`` plus any other columns, which become extra item
+features.  A ``|``-separated category list (``Action|Comedy``) keeps its first entry.  Items the
+interactions mention but the file lacks, or every item when there is no items file, get the
+category ``"unknown"``.
+
+``users`` (optional): ``user_id`` plus categorical profile columns.  The first profile column is
+the one :func:`build_dataset` crosses with the category, so put e.g. ``gender`` first.
+
+Ids are kept as strings, exactly as written (surrounding spaces removed).  Extra columns in the
+interactions file are ignored; empty values in extra item / user columns become ``"unknown"``.
+
+Any problem raises a :class:`DataError` naming the file (as you passed it), the line (the header
+is line 1), the column and the value, for the first bad line in the file::
+
+    interactions.csv, line 7, column 'timestamp': 'abc' is not a number
+
+Line numbers assume one record per line (no line breaks inside quoted values).  Blank lines are
+skipped.
+"""
+from __future__ import annotations
+
+import csv as _csv
+import itertools
+import re
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .samples import Interactions
+
+UNKNOWN = "unknown"
+_EMPTY = "empty value"  # marker problem: turned into a field-count message when the line is short
+
+
+@dataclass
+class _Table:
+    """A CSV file read as stripped strings: ``data`` has the header's names as columns and
+    ``lines[i]`` is the 1-based line number of row ``i``."""
+
+    path: Path
+    file: str
+    header: list[str]
+    data: pd.DataFrame
+    lines: np.ndarray
+
+    def require(self, columns, hints: dict[str, str] | None = None) -> None:
+        """Raise unless every column is in the header; ``hints`` add a note per missing column."""
+        missing = [c for c in columns if c not in self.header]
+        if missing:
+            named = ", ".join(repr(c) + (hints or {}).get(c, "") for c in missing)
+            raise DataError(f"missing column(s) {named}; the header has "
+                            f"{', '.join(map(repr, self.header))}", file=self.file)
+
+
+class _Ragged(Exception):
+    """A line with more fields than the header (pandas stops reading there)."""
+
+    def __init__(self, line: int, expected: int, found: int):
+        self.line, self.expected, self.found = line, expected, found
+
+
+def _read_strings(path, nrows: int | None = None) -> _Table:
+    """Read ``path`` (its first ``nrows`` lines if given) without interpreting any value."""
+    file, path = str(path), Path(path)
+    if not path.is_file():
+        raise DataError("file not found", file=file)
+    try:
+        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, index_col=False,
+                          skip_blank_lines=False, encoding="utf-8-sig", nrows=nrows)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty: it needs a header line naming its columns",
+                        file=file) from None
+    except pd.errors.ParserError as e:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if m:
+            raise _Ragged(int(m[2]), int(m[1]), int(m[3])) from None
+        m = re.search(r"EOF inside string starting at row (\d+)", str(e))
+        if m:  # pandas counts rows from 0
+            raise DataError("a quoted value is never closed", file=file,
+                            line=int(m[1]) + 1) from None
+        raise DataError(f"not a valid CSV file ({e})", file=file) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text ({e})", file=file) from None
+
+    raw = raw.apply(lambda col: col.str.strip())  # missing trailing fields read as ''
+    header = raw.iloc[0].tolist()
+    for j, name in enumerate(header):
+        if name == "":
+            raise DataError(f"column {j + 1} of the header has no name", file=file, line=1)
+        if name in header[:j]:
+            raise DataError(f"column {name!r} appears twice in the header", file=file, line=1)
+    data = raw.iloc[1:].set_axis(header, axis=1)
+    lines = np.arange(2, len(raw) + 1)
+    filled = (data != "").any(axis=1).to_numpy()  # drop blank lines
+    return _Table(path, file, header, data[filled].reset_index(drop=True), lines[filled])
+
+
+def _fields_on_line(path: Path, line: int) -> int:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        text = next(itertools.islice(f, line - 1, None), "")
+    return len(next(_csv.reader([text]), []))
+
+
+class _FirstProblem:
+    """Collects row checks and raises the problem on the earliest line (leftmost column on ties)."""
+
+    def __init__(self, table: _Table):
+        self.t = table
+        self.best = None  # ((line, column position), column, value or None, problem)
+
+    def flag(self, bad, column: str, problem: str, show_value: bool = True) -> None:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            i = int(bad.argmax())
+            key = (int(self.t.lines[i]), self.t.header.index(column))
+            if self.best is None or key < self.best[0]:
+                value = self.t.data[column].iat[i] if show_value else None
+                self.best = (key, column, value, problem)
+
+    def empty(self, columns) -> None:
+        for col in columns:
+            self.flag(self.t.data[col] == "", col, _EMPTY, show_value=False)
+
+    def raise_first(self) -> None:
+        if self.best is None:
+            return
+        (line, _), column, value, problem = self.best
+        where = dict(file=self.t.file, line=line)
+        if problem == _EMPTY:
+            found, expected = _fields_on_line(self.t.path, line), len(self.t.header)
+            if found < expected:
+                raise DataError(f"expected {expected} fields like the header, found {found}",
+                                **where)
+            raise DataError(_EMPTY, column=column, **where)
+        raise DataError(problem, column=column, value=value, **where)
+
+
+def _parse(path, parse_rows):
+    """``parse_rows(table)`` on the file; a too-long line is reported only when no earlier line
+    is bad."""
+    try:
+        return parse_rows(_read_strings(path))
+    except _Ragged as r:
+        parse_rows(_read_strings(path, nrows=r.line - 1))  # raises if an earlier line is bad
+        raise DataError(f"expected {r.expected} fields like the header, found {r.found}",
+                        file=str(path), line=r.line) from None
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Float values, NaN where the text is not a finite number."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def _events(t: _Table, positive_threshold) -> pd.DataFrame:
+    if positive_threshold is None:
+        if "label" not in t.header and "rating" in t.header:
+            raise DataError("has a 'rating' column but no 'label': pass positive_threshold "
+                            "(--positive-threshold on the command line) to turn ratings into "
+                            "labels, label = rating >= threshold", file=t.file)
+        target, hint = "label", " (or 'rating' with positive_threshold)"
+    else:
+        target, hint = "rating", " (positive_threshold was given)"
+    required = ["user_id", "item_id", "timestamp", target]
+    t.require(required, {target: hint})
+
+    d, check = t.data, _FirstProblem(t)
+    check.empty(required)
+    ts, y = _numbers(d["timestamp"]), _numbers(d[target])
+    filled_ts, filled_y = (d["timestamp"] != "").to_numpy(), (d[target] != "").to_numpy()
+    check.flag(filled_ts & np.isnan(ts), "timestamp", "is not a number")
+    check.flag(ts < 0, "timestamp", "is negative: timestamps are seconds since 1970-01-01")
+    check.flag(ts >= 2.0 ** 63, "timestamp", "is too large for a time in seconds")
+    if target == "label":
+        check.flag(filled_y & ~np.isin(y, (0, 1)), "label", "is not 0 or 1")
+    else:
+        check.flag(filled_y & np.isnan(y), "rating", "is not a number")
+    check.raise_first()
+
+    events = pd.DataFrame({
+        "user_id": d["user_id"].to_numpy(),
+        "item_id": d["item_id"].to_numpy(),
+        "timestamp": np.floor(ts).astype(np.int64),
+    })
+    if target == "label":
+        events["label"] = y.astype(np.int64)
+    else:
+        events["rating"] = y
+        events["label"] = (y >= float(positive_threshold)).astype(np.int64)
+    return events
+
+
+def _profile(t: _Table, key: str, required: list[str]) -> tuple[pd.DataFrame, _FirstProblem]:
+    """Checks shared by the items and users files: required columns, no empty or repeated key."""
+    t.require(required)
+    d, check = t.data, _FirstProblem(t)
+    check.empty(required)
+    repeated = d[key].duplicated(keep="first").to_numpy() & (d[key] != "").to_numpy()
+    if repeated.any():
+        i = int(repeated.argmax())
+        first = int(t.lines[int((d[key] == d[key].iat[i]).to_numpy().argmax())])
+        check.flag(np.arange(len(d)) == i, key, f"appears again (first on line {first})")
+    out = d.replace("", UNKNOWN)  # empty optional values; empty required ones were flagged
+    return out, check
+
+
+def _items(t: _Table) -> pd.DataFrame:
+    out, check = _profile(t, "item_id", ["item_id", "category"])
+    first = t.data["category"].str.split("|").str[0].str.strip()
+    check.flag((first == "") & (t.data["category"] != ""), "category",
+               "starts with an empty category")
+    check.raise_first()
+    out["category"] = first
+    return out[["item_id", "category"] + [c for c in t.header if c not in ("item_id", "category")]]
+
+
+def _users(t: _Table) -> pd.DataFrame:
+    out, check = _profile(t, "user_id", ["user_id"])
+    check.raise_first()
+    return out[["user_id"] + [c for c in t.header if c != "user_id"]]
+
+
+def load_csv(interactions, items=None, users=None, positive_threshold=None,
+             name: str | None = None) -> Interactions:
+    """Load interaction logs (and optional item / user tables) from CSV files.
+
+    See the module docstring for the expected columns.  ``name`` defaults to the interactions
+    file's stem.  Either returns a complete :class:`Interactions` or raises :class:`DataError`.
+    """
+    events = _parse(interactions, partial(_events, positive_threshold=positive_threshold))
+    if len(events) == 0:
+        raise DataError("has a header but no events", file=str(interactions))
+
+    used = pd.unique(events["item_id"])
+    if items is None:
+        item_table = pd.DataFrame({"item_id": used, "category": UNKNOWN})
+    else:
+        item_table = _parse(items, _items)
+        absent = used[~np.isin(used, item_table["item_id"].to_numpy())]
+        if len(absent):
+            extra = pd.DataFrame({c: UNKNOWN for c in item_table.columns},
+                                 index=range(len(absent)))
+            extra["item_id"] = absent
+            item_table = pd.concat([item_table, extra], ignore_index=True)
+
+    user_table = _parse(users, _users) if users is not None else None
+    return Interactions(name=name or Path(interactions).stem, events=events, items=item_table,
+                        users=user_table)

@@ -1,0 +1,268 @@
+"""MovieLens 100K: download, verify and load as :class:`~bst_teach.data.samples.Interactions`.
+
+MovieLens 100K (GroupLens, 1998) holds 100,000 ratings (1-5 stars) of 1,682 movies by 943 users,
+with a few profile fields per user and genres per movie.  We read a rating as a *behaviour* and
+call it positive when it is at least ``positive_threshold`` stars (4 by default).
+
+Where the files live
+--------------------
+:func:`default_data_dir` answers, in this order:
+
+1. the folder named by the environment variable ``BST_TEACH_ML100K``, if it is set, e.g.
+   ``export BST_TEACH_ML100K=/data/ml-100k`` (a folder holding ``u.data``, ``u.item``, ...);
+2. otherwise ``data/ml-100k`` at the root of this repository.
+
+:func:`load_movielens` never touches the network unless you pass ``download=True``; then it
+calls :func:`download_movielens`, which fetches the official zip, checks every file's md5 against
+:data:`ML100K_MD5` and only then moves the folder into place, so a failed or interrupted
+download leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from csv import QUOTE_NONE  # the standard library's csv module (absolute import)
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .errors import DataError
+from .samples import Interactions
+
+ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+
+#: md5 checksums of the files of the official archive that we use (folder ``ml-100k/`` in the zip).
+ML100K_MD5 = {
+    "README": "364aae5a5037ed015864d55c04f1f476",
+    "u.data": "6e47046882bad158b0efbb84cd5cb987",
+    "u.genre": "a7578bdb37758741ae9429d2c736af18",
+    "u.info": "6cae0afd8c0341aff31b631a192e57e6",
+    "u.item": "c9e7f390115d79079537301d5204f3f7",
+    "u.occupation": "035abaa2165f35cebce4b91e03481e0a",
+    "u.user": "1b53539edc13caad0282c8500608a319",
+}
+
+ENV_VAR = "BST_TEACH_ML100K"
+NEEDED = ("u.data", "u.item", "u.user", "u.genre")  # the files load_movielens parses
+
+# Age buckets of MovieLens 1M (lower edges), used here for the raw ages of MovieLens 100K.
+AGE_EDGES = (0, 18, 25, 35, 45, 50, 56)
+AGE_LABELS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
+
+
+def default_data_dir() -> Path:
+    """``$BST_TEACH_ML100K`` if set, else ``<repo>/data/ml-100k``."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "data" / "ml-100k"
+
+
+# ---------------------------------------------------------------------------------------------
+# Download and verification
+# ---------------------------------------------------------------------------------------------
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()  # files are < 2 MB
+
+
+def verify_movielens(data_dir) -> None:
+    """Check that ``data_dir`` holds every file of :data:`ML100K_MD5` with the right md5.
+
+    Raises :class:`DataError` listing the missing files and those whose checksum differs.
+    """
+    d = Path(data_dir)
+    problems = []
+    for name, expected in ML100K_MD5.items():
+        path = d / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif (actual := _md5(path)) != expected:
+            problems.append(f"{name} has md5 {actual}, expected {expected}")
+    if problems:
+        raise DataError("not an intact copy of MovieLens 100K: " + "; ".join(problems), file=d)
+
+
+def _fetch(url: str, path: Path, progress: bool) -> None:
+    """Stream ``url`` into ``path``; a short or failed transfer raises :class:`DataError`."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(path, "wb") as out:
+            size = response.headers.get("Content-Length")
+            total = int(size) if size and size.isdigit() else None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                      desc="ml-100k.zip", disable=not progress) as bar:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+    except (OSError, http.client.HTTPException) as e:  # URLError and HTTPError are OSErrors
+        raise DataError(f"download failed: {e}", file=url) from e
+    if total is not None and received != total:
+        raise DataError(f"download interrupted: got {received} of {total} bytes", file=url)
+
+
+def _extract(zip_path: Path, out_dir: Path, url: str) -> None:
+    """Copy the ``ml-100k/<name>`` members listed in :data:`ML100K_MD5` into ``out_dir``."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = set(zf.namelist())
+            missing = [n for n in ML100K_MD5 if f"ml-100k/{n}" not in members]
+            if missing:
+                listed = ", ".join(f"ml-100k/{n}" for n in missing)
+                raise DataError(f"the archive has no {listed}", file=url)
+            for name in ML100K_MD5:
+                with zf.open(f"ml-100k/{name}") as src, open(out_dir / name, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise DataError(f"not a valid zip archive ({e})", file=url) from e
+
+
+def download_movielens(dest_dir=None, url: str = ML100K_URL, progress: bool = True) -> Path:
+    """Download MovieLens 100K into ``dest_dir`` (default :func:`default_data_dir`) and return it.
+
+    If ``dest_dir`` already exists it is only verified (no network).  Otherwise everything
+    happens in a hidden temporary folder next to ``dest_dir``: the zip is downloaded there, the
+    files are extracted and their md5 checked, and only then is the folder renamed to
+    ``dest_dir`` in one step.  Whatever goes wrong (network error, corrupted archive, Ctrl-C),
+    the temporary folder is removed and ``dest_dir`` does not exist.
+    """
+    dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
+    if dest.exists():
+        try:
+            verify_movielens(dest)
+        except DataError as e:
+            raise DataError(f"{e}. Delete the folder and download again.") from e
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    try:
+        zip_path, staged = tmp / "ml-100k.zip", tmp / "ml-100k"
+        staged.mkdir()
+        _fetch(url, zip_path, progress)
+        _extract(zip_path, staged, url)
+        try:
+            verify_movielens(staged)
+        except DataError as e:
+            raise DataError(f"downloaded archive is corrupted: {e.problem}", file=url) from e
+        try:
+            os.replace(staged, dest)  # atomic: dest appears complete or not at all
+        except OSError:
+            if not dest.exists():  # someone else may have just put a copy there
+                raise
+            verify_movielens(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------
+def _locate(data_dir, download: bool = False) -> Path:
+    """The folder to read from, downloading it first if asked; errors say how to get the data."""
+    d = Path(data_dir) if data_dir is not None else default_data_dir()
+    if not d.exists():
+        if download:
+            return download_movielens(d)
+        raise DataError(
+            f"MovieLens 100K not found in {d}. Pass download=True to fetch it from {ML100K_URL} "
+            f"(about 5 MB), or set the environment variable {ENV_VAR} to a folder that holds "
+            f"{', '.join(NEEDED)}.")
+    missing = [n for n in NEEDED if not (d / n).is_file()]
+    if missing:
+        raise DataError(f"MovieLens 100K folder lacks {', '.join(missing)}", file=d)
+    return d
+
+
+def _read(path: Path, sep: str, names: list[str], **kw) -> pd.DataFrame:
+    """Read one headerless MovieLens file; any parsing problem becomes a :class:`DataError`."""
+    try:
+        return pd.read_csv(path, sep=sep, header=None, names=names, quoting=QUOTE_NONE, **kw)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"could not parse ({e}); check the folder with verify_movielens()",
+                        file=path) from e
+
+
+def _genres(d: Path) -> list[str]:
+    g = _read(d / "u.genre", "|", ["name", "index"], dtype={"name": str, "index": "int64"})
+    return g.sort_values("index")["name"].tolist()
+
+
+def _items_raw(d: Path) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """u.item as strings, its (n_items, 19) genre flag matrix, and the genre names."""
+    genres = _genres(d)
+    names = ["item_id", "title", "release_date", "video_release_date", "imdb_url"] + genres
+    raw = _read(d / "u.item", "|", names, dtype=str, keep_default_na=False, encoding="latin-1")
+    try:
+        flags = raw[genres].astype("int64").to_numpy()
+        raw["item_id"] = raw["item_id"].astype("int64")
+    except ValueError as e:
+        raise DataError(f"could not parse ({e})", file=d / "u.item") from e
+    return raw, flags, genres
+
+
+def _decade(date: str) -> str:
+    """'01-Jan-1995' -> '1990s'; no date -> 'unknown'."""
+    m = re.search(r"(\d{4})$", date.strip())
+    return f"{int(m.group(1)) // 10 * 10}s" if m else "unknown"
+
+
+def load_movielens(data_dir=None, download: bool = False,
+                   positive_threshold: int = 4) -> Interactions:
+    """Load MovieLens 100K from ``data_dir`` (default :func:`default_data_dir`).
+
+    events: user_id, item_id, timestamp (int64 seconds), rating (1-5), label = rating >= threshold
+    items:  item_id, category (the movie's first listed genre, or 'unknown'), release_decade
+    users:  user_id, gender, age_bucket, occupation, zip_region (first digit of the zip code)
+
+    Gender comes first among the user columns because :func:`build_dataset` crosses the first
+    user column with the category, and gender x category is the paper's example cross feature.
+    Titles and full genre lists are not features; get them from :func:`movielens_titles`.
+    """
+    d = _locate(data_dir, download)
+
+    events = _read(d / "u.data", "\t", ["user_id", "item_id", "rating", "timestamp"], dtype="int64")
+    events = events[["user_id", "item_id", "timestamp", "rating"]]
+    events["label"] = (events["rating"] >= positive_threshold).astype("int64")
+
+    raw, flags, genres = _items_raw(d)
+    first = np.asarray(genres, dtype=object)[flags.argmax(axis=1)]
+    items = pd.DataFrame({
+        "item_id": raw["item_id"],
+        "category": np.where(flags.any(axis=1), first, "unknown"),
+        "release_decade": raw["release_date"].map(_decade),
+    })
+
+    u = _read(d / "u.user", "|", ["user_id", "age", "gender", "occupation", "zip"],
+              dtype={"user_id": "int64", "age": "int64", "gender": str, "occupation": str,
+                     "zip": str}, keep_default_na=False)
+    age = pd.cut(u["age"], bins=[*AGE_EDGES, np.inf], right=False, labels=AGE_LABELS)
+    zip_first = u["zip"].str.strip().str[:1]
+    users = pd.DataFrame({
+        "user_id": u["user_id"],
+        "gender": u["gender"],
+        "age_bucket": age.astype(str),
+        "occupation": u["occupation"],
+        "zip_region": zip_first.where(zip_first.str.isdigit(), "other"),
+    })
+    return Interactions(name="ml-100k", events=events, items=items, users=users)
+
+
+def movielens_titles(data_dir=None) -> pd.DataFrame:
+    """item_id, title and genres ('|'-joined, e.g. 'Animation|Children's|Comedy') of every movie.
+
+    For display only: none of these columns is a model feature.
+    """
+    raw, flags, genres = _items_raw(_locate(data_dir))
+    names = np.asarray(genres, dtype=object)
+    joined = ["|".join(names[row.astype(bool)]) for row in flags]
+    return pd.DataFrame({"item_id": raw["item_id"], "title": raw["title"], "genres": joined})

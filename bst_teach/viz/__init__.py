@@ -1,0 +1,1 @@
+"""What the book shows: plots (matplotlib / seaborn) and widgets that work without a kernel."""
