@@ -9,7 +9,7 @@ export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML1
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: book test venv serve clean student
+.PHONY: book test venv serve clean student notebook
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -36,3 +36,8 @@ student: venv
 
 clean:
 	rm -rf _build .pytest_cache
+
+# Author a chapter: book/src/$(NB).py (jupytext percent script) -> executed book/$(NB).ipynb
+notebook: venv
+	.venv/bin/jupytext --quiet --to ipynb --output book/$(NB).ipynb book/src/$(NB).py
+	cd book && ../.venv/bin/jupyter nbconvert --log-level WARN --to notebook --execute --inplace $(NB).ipynb

@@ -1,0 +1,91 @@
+"""Train-once cache for the book: the same call with the same data, settings and package code
+returns the stored result instead of training again.
+
+Chapters train the same models (the synthetic BST appears in chapters 3, 4 and 6); the cache keeps
+the book build and the notebook tests from repeating that work.  The key covers the data's
+contents, the model and training settings and the source code of ``bst_teach`` itself, so any
+change to the package invalidates it.  Results are stored under ``$BST_TEACH_CACHE`` (default:
+``data/cache`` in the repository), which is safe to delete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from .data.samples import Dataset
+from .train import TrainConfig, TrainResult, fit, load_checkpoint, save_checkpoint
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BST_TEACH_CACHE", PACKAGE_DIR.parent / "data" / "cache"))
+
+
+TRAINING_CODE = ("data", "models", "features.py", "train.py")  # what a trained result depends on
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    paths = [p for name in TRAINING_CODE for p in sorted((PACKAGE_DIR / name).glob("**/*.py"))
+             or [PACKAGE_DIR / name]]
+    for path in paths:
+        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def data_fingerprint(data: Dataset) -> str:
+    h = hashlib.sha256(data.name.encode())
+    for split in (data.train, data.val, data.test):
+        for arr in (split.sparse, split.target_item, split.hist_item, split.hist_gap, split.label):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(json.dumps(data.schema.to_dict(), sort_keys=True).encode())
+    h.update(data.time_scheme.encode())
+    return h.hexdigest()
+
+
+def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
+               **model_config) -> TrainResult:
+    """Like :func:`bst_teach.train.fit`, but reuses a stored result for an identical run.
+
+    ``result.train_seconds`` is always the time the original training took.
+    """
+    cfg = config or TrainConfig()
+    key_parts = {"model": name, "model_config": model_config, "data": data_fingerprint(data),
+                 "train": {k: v for k, v in asdict(cfg).items() if k != "progress"},
+                 "code": _source_hash()}
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    folder = cache_dir() / "runs"
+    ckpt, meta = folder / f"{key}.pt", folder / f"{key}.json"
+    if ckpt.exists() and meta.exists():
+        info = json.loads(meta.read_text())
+        return TrainResult(model=load_checkpoint(ckpt), history=info["history"],
+                           best_epoch=info["best_epoch"], val_auc=info["val_auc"],
+                           test_auc=info["test_auc"], test_logloss=info["test_logloss"],
+                           train_seconds=info["train_seconds"])
+    result = fit(name, data, cfg, **model_config)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.{os.getpid()}.pt"
+    save_checkpoint(result.model, tmp)
+    os.replace(tmp, ckpt)
+    info = {k: getattr(result, k) for k in ("history", "best_epoch", "val_auc", "test_auc",
+                                             "test_logloss", "train_seconds")}
+    tmp = folder / f".{key}.{os.getpid()}.json"
+    tmp.write_text(json.dumps({**info, "key": key_parts}))
+    os.replace(tmp, meta)
+    return result
+
+
+# Settings every chapter uses, so a model trained in one chapter is reused by the next.
+BOOK_TRAIN = TrainConfig(epochs=20, patience=4, progress=False)
+
+
+def book_fit(name: str, data: Dataset, seed: int = 0, **model_config) -> TrainResult:
+    """``cached_fit`` with the book's training settings (:data:`BOOK_TRAIN`) and a seed."""
+    return cached_fit(name, data, replace(BOOK_TRAIN, seed=seed), **model_config)
