@@ -11,8 +11,15 @@ import sys
 import torch
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, with a pointer to --help."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bst_teach",
+    parser = _Parser(prog="python -m bst_teach",
                                      description="Train and evaluate WDL, DIN and BST.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one model and report test AUC / log-loss")
