@@ -1,0 +1,180 @@
+"""Pictures and small helpers for chapter 5 (BatchNorm or LayerNorm).
+
+* :func:`plot_norm_axes` draws the (B, T, D) activation cube twice and highlights the values that
+  share one mean and one variance: a token's D features for LayerNorm, one feature over every token
+  of the batch (padding included) for BatchNorm.
+* :func:`batch_statistics` is a context manager that makes BatchNorm layers normalise with the
+  statistics of the batch they see (training behaviour) while everything else, dropout included,
+  stays in evaluation mode, and puts the running statistics back afterwards.
+* :func:`plot_score_spread`, :func:`plot_norm_curves` and :func:`plot_mode_aucs` draw the
+  chapter's measurements.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Patch
+from torch import nn
+
+# colours of the cube
+PADDING = "#e8a866"
+GROUP, GROUP_PADDING = "#2f6db5", "#c2571a"
+
+
+def _box(ax, B: int, T: int, D: int) -> None:
+    """The 12 edges of the whole (B, T, D) block, so the highlighted values sit in context."""
+    for x in (0, B):
+        for y in (0, T):
+            ax.plot([x, x], [y, y], [0, D], color="black", lw=0.8)
+    for x in (0, B):
+        for z in (0, D):
+            ax.plot([x, x], [0, T], [z, z], color="black", lw=0.8)
+    for y in (0, T):
+        for z in (0, D):
+            ax.plot([0, B], [y, y], [z, z], color="black", lw=0.8)
+
+
+def _cube(ax, highlight: np.ndarray, padding: np.ndarray, title: str) -> None:
+    """Draw one (B, T, D) block: x = sample b, y = token t, z = feature d.  Only the highlighted
+    values and the padding slots are drawn as cubes; the rest is the outline."""
+    filled = highlight | padding
+    colours = np.empty(highlight.shape, dtype=object)
+    colours[padding] = PADDING + "55"
+    colours[highlight] = GROUP + "ee"
+    colours[highlight & padding] = GROUP_PADDING + "ee"
+    ax.voxels(filled, facecolors=colours, edgecolor="#00000055", linewidth=0.4)
+    B, T, D = highlight.shape
+    _box(ax, B, T, D)
+    ax.set_xlabel("B: sample", labelpad=-6)
+    ax.set_ylabel("T: token slot", labelpad=-6)
+    ax.set_zlabel("D: feature", labelpad=-8)
+    ax.set_xticks(np.arange(B) + 0.5, [str(i) for i in range(B)], fontsize=7)
+    ax.set_yticks(np.arange(T) + 0.5, [str(i) for i in range(T)], fontsize=7)
+    ax.set_zticks(np.arange(D) + 0.5, [str(i) for i in range(D)], fontsize=7)
+    ax.tick_params(pad=-3)
+    ax.set_box_aspect((B, T, D))
+    ax.view_init(elev=22, azim=-58)
+    ax.grid(False)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.pane.set_alpha(0.0)
+    ax.set_title(title, fontsize=10)
+
+
+def norm_groups(lengths, n_features: int, token: tuple[int, int] = (1, 2), feature: int = 2):
+    """Boolean (B, T, D) masks: padding, one LayerNorm group (a token) and one BatchNorm group
+    (a feature over every token of the batch)."""
+    lengths = np.asarray(lengths)
+    B, T, D = len(lengths), int(lengths.max()), n_features
+    padding = np.broadcast_to((np.arange(T)[None, :] >= lengths[:, None])[..., None], (B, T, D))
+    layer = np.zeros((B, T, D), dtype=bool)
+    layer[token[0], token[1], :] = True
+    batch = np.zeros((B, T, D), dtype=bool)
+    batch[:, :, feature] = True
+    return padding.copy(), layer, batch
+
+
+def plot_norm_axes(lengths=(6, 4, 6, 3), n_features: int = 5, token=(1, 2), feature: int = 2):
+    """Side by side: which values LayerNorm and BatchNorm average over, for a padded batch.
+
+    ``lengths`` are the real tokens of each sample (the rest of the T slots are padding).
+    """
+    padding, layer, batch = norm_groups(lengths, n_features, token, feature)
+    fig = plt.figure(figsize=(10, 4.6))
+    ax1 = fig.add_subplot(1, 2, 1, projection="3d")
+    _cube(ax1, layer, padding,
+          f"LayerNorm: one token (sample {token[0]}, slot {token[1]}),\n"
+          f"its {n_features} features -> one mean, one variance")
+    ax2 = fig.add_subplot(1, 2, 2, projection="3d")
+    _cube(ax2, batch, padding,
+          f"BatchNorm: feature {feature} of all B x T tokens\n"
+          "-> one mean, one variance (padding included)")
+    fig.legend(handles=[Patch(color=GROUP, label="normalised together"),
+                        Patch(color=GROUP_PADDING, label="normalised together, but padding"),
+                        Patch(color=PADDING, label="padding slot")],
+               loc="lower center", ncol=3, frameon=False, fontsize=9)
+    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.1, top=0.9, wspace=0.05)
+    return fig
+
+
+@contextmanager
+def batch_statistics(model: nn.Module):
+    """Inside the block, BatchNorm layers use the statistics of the current batch (as in training)
+    and every other layer behaves as in evaluation (no dropout).  Running statistics are restored
+    on exit, so the model is unchanged.  LayerNorm has no modes: it is unaffected."""
+    was_training = model.training
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in bns]
+    model.eval()
+    for m in bns:
+        m.train()
+    try:
+        yield model
+    finally:
+        for m, state in zip(bns, saved):
+            m.load_state_dict(state)
+        model.train(was_training)
+
+
+def pad_batch(batch: dict[str, torch.Tensor], extra: int) -> dict[str, torch.Tensor]:
+    """Append ``extra`` empty (padding) slots to every history of a model batch."""
+    out = dict(batch)
+    for k in ("hist_item", "hist_cat", "hist_time"):
+        out[k] = torch.cat([batch[k], torch.zeros(len(batch[k]), extra, dtype=batch[k].dtype)], 1)
+    return out
+
+
+def plot_score_spread(spreads: dict[str, np.ndarray], reference: dict[str, float] | None = None):
+    """Histogram of one sample's click probability over many random batches, one panel per model.
+
+    spreads: label -> (n_batches,) probabilities; reference: label -> the eval-mode probability.
+    """
+    fig, axes = plt.subplots(1, len(spreads), figsize=(4.5 * len(spreads), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    lo = min(float(v.min()) for v in spreads.values())
+    hi = max(float(v.max()) for v in spreads.values())
+    bins = np.linspace(max(0.0, lo - 0.02), min(1.0, hi + 0.02), 31)
+    for ax, (label, values) in zip(axes, spreads.items()):
+        ax.hist(values, bins=bins, color=GROUP, alpha=0.8)
+        if reference and label in reference:
+            ax.axvline(reference[label], color="black", ls="--", lw=1,
+                       label="evaluation mode")
+            ax.legend(fontsize=8, loc="upper left")
+        ax.set_title(f"{label}\nspread {values.max() - values.min():.3f}", fontsize=10)
+        ax.set_xlabel("click probability of the same sample")
+    axes[0].set_ylabel("number of random batches")
+    fig.tight_layout()
+    return fig
+
+
+def plot_norm_curves(histories: dict[str, list[dict]], key: str = "val_auc",
+                     ceiling: float | None = None, ax=None):
+    """Validation AUC (or any history key) per epoch, one line per run."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.6))
+    for label, history in histories.items():
+        ax.plot([h["epoch"] for h in history], [h[key] for h in history], marker="o", ms=3,
+                label=label)
+    if ceiling is not None:
+        ax.axhline(ceiling, color="grey", ls=":", lw=1, label="best possible (Bayes)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_mode_aucs(aucs: dict[str, float], ax=None):
+    """Horizontal bars: test AUC of one trained model scored in different ways."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.5 + 0.45 * len(aucs)))
+    labels = list(aucs)
+    ax.barh(labels, [aucs[k] for k in labels], color=GROUP)
+    for i, k in enumerate(labels):
+        ax.text(aucs[k] + 0.005, i, f"{aucs[k]:.3f}", va="center", fontsize=9)
+    ax.set_xlim(0.5, 1.0)
+    ax.invert_yaxis()
+    ax.set_xlabel("test AUC")
+    return ax
