@@ -9,7 +9,7 @@ export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML1
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: book test venv serve clean student notebook
+.PHONY: book site test venv browser serve clean student notebook
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -19,8 +19,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -c "import torch, jupyter_book, bst_teach; assert torch.__version__.startswith('2.13.0')"
 	touch $(STAMP)
 
-book: venv
+# Build the site: notebooks execute (cached by jupyter-cache and bst_teach.experiments),
+# warnings are errors, JavaScript for math and widgets is fetched from npm into _build/.offline.
+site: venv
 	.venv/bin/jupyter-book build --all -W -n --keep-going .
+
+book: site
 	@echo
 	@echo "The book is built. Open: file://$(abspath _build/html/index.html)"
 	@echo "(or serve it: make serve, then http://127.0.0.1:8000)"
@@ -28,7 +32,12 @@ book: venv
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000
 
-test: venv
+# Debian's Chromium for the browser tests of the built site.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Every test: the package, the built site in a real browser, and every notebook through nbval.
+test: venv browser site
 	$(PY) -m pytest
 
 student: venv
