@@ -10,6 +10,8 @@
 3. Transformer encoder block(s), post-norm as in the paper:
    S' = Norm(S + Dropout(MultiHead(S)));  F = Norm(S' + Dropout(LeakyReLU(S'W1 + b1)W2 + b2)).
    Padding slots are masked out as keys; the target slot never is, so no row of attention is empty.
+   Only the target slot's output is used, so the last block computes that row alone (same numbers,
+   far less work: see ``BST.forward``).
 4. The encoder output at the target slot, concatenated with the other features' embeddings, goes
    through a LeakyReLU MLP to one logit.
 """
@@ -69,7 +71,11 @@ class TokenNorm(nn.Module):
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """x (B, T, D), key_mask (B, T) True = may be attended to -> (B, T, D) [, weights (B, H, T, T)]."""
+    """x (B, T, D), key_mask (B, T) True = may be attended to -> (B, T, D) [, weights (B, H, T, T)].
+
+    ``last_only=True`` computes the output of the last token (the target) only -> (B, 1, D): keys and
+    values of every token, the query of the last one.  Its row is the same as in the full output.
+    """
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -77,9 +83,20 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x, key_mask, return_attention: bool = False):
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n * D) -> (n, B, H, T, D / H): n projections, each cut into H heads."""
+        B, T, nD = x.shape
+        return x.view(B, T, -1, self.heads, self.out.in_features // self.heads).permute(2, 0, 3, 1, 4)
+
+    def forward(self, x, key_mask, return_attention: bool = False, last_only: bool = False):
         B, T, D = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        if last_only:  # the rows of W_qkv that make queries, applied to the last token only
+            w_q, w_kv = self.qkv.weight.split([D, 2 * D])
+            b_q, b_kv = self.qkv.bias.split([D, 2 * D])
+            q = self.split_heads(F.linear(x[:, -1:], w_q, b_q))[0]  # (B, H, 1, D / H)
+            k, v = self.split_heads(F.linear(x, w_kv, b_kv))  # (B, H, T, D / H) each
+        else:
+            q, k, v = self.split_heads(self.qkv(x))
         allowed = key_mask[:, None, None, :]  # (B, 1, 1, T), broadcast over heads and queries
         if return_attention:  # spelled out, to hand the weights to plots
             scores = q @ k.transpose(-2, -1) / math.sqrt(D // self.heads)  # (B, H, T, T)
@@ -87,12 +104,18 @@ class MultiHeadSelfAttention(nn.Module):
             y = weights @ v
         else:  # the same computation, fused
             y, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed), None
-        y = self.out(y.transpose(1, 2).reshape(B, T, D))
+        y = self.out(y.transpose(1, 2).reshape(B, q.shape[2], D))
         return (y, weights) if return_attention else y
 
 
 class EncoderBlock(nn.Module):
-    """One Transformer block as the paper writes it (post-norm, LeakyReLU feed-forward)."""
+    """One Transformer block as the paper writes it (post-norm, LeakyReLU feed-forward).
+
+    ``last_only=True``: only the last token's output, (B, 1, D).  Everything after the attention
+    (residual, dropout, LayerNorm, feed-forward) acts on each token alone, so that row equals the
+    full block's last row.  Dropout masks are still drawn for all T tokens and sliced, so the random
+    stream, and with it every seeded training run, is the same as the full computation's.
+    """
 
     def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float, norm: str):
         super().__init__()
@@ -102,16 +125,30 @@ class EncoderBlock(nn.Module):
                                  nn.Linear(ffn_mult * dim, dim))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, s, key_mask, return_attention: bool = False):
-        a = self.attention(s, key_mask, return_attention)
+    def drop_last(self, x: torch.Tensor, T: int) -> torch.Tensor:
+        """Dropout of x (B, 1, D) as the last row of a (B, T, D) dropout (bit for bit)."""
+        p = self.drop.p
+        if not self.training or p == 0:
+            return x
+        keep = x.new_empty(x.shape[0], T, x.shape[2]).bernoulli_(1 - p)[:, -1:]  # as F.dropout
+        return x * keep.div_(1 - p)
+
+    def forward(self, s, key_mask, return_attention: bool = False, last_only: bool = False):
+        T = s.shape[1]
+        a = self.attention(s, key_mask, return_attention, last_only)
         a, weights = a if return_attention else (a, None)
-        s = self.norm1(s + self.drop(a))
-        s = self.norm2(s + self.drop(self.ffn(s)))
+        drop = (lambda x: self.drop_last(x, T)) if last_only else self.drop
+        s = s[:, -1:] if last_only else s
+        s = self.norm1(s + drop(a))
+        s = self.norm2(s + drop(self.ffn(s)))
         return s, weights
 
 
 class BST(nn.Module):
     name = "bst"
+    #: Compute only the target's row in the last block (see ``forward``).  False runs the full
+    #: encoder, for the benchmarks' "before" rows; the logits are the same either way.
+    target_only_last_block = True
 
     def __init__(self, schema: Schema, config: BSTConfig | None = None):
         super().__init__()
@@ -156,8 +193,13 @@ class BST(nn.Module):
         s, key_mask = self.embed(batch)
         key_mask[:, -1] = True  # the target is always attended to (even if it is out of vocabulary)
         attentions = []
-        for block in self.blocks:
-            s, weights = block(s, key_mask, return_attention)
+        for i, block in enumerate(self.blocks):
+            # Only the target slot's output is read below, so the last block needs no other row:
+            # attention cost O(T) instead of O(T^2) and the feed-forward on 1 token instead of T.
+            # (Not with BatchNorm, whose statistics need every token; not when plotting weights.)
+            last_only = (i == len(self.blocks) - 1 and self.target_only_last_block
+                         and not return_attention and self.config.norm != "batch")
+            s, weights = block(s, key_mask, return_attention, last_only)
             attentions.append(weights)
         x = torch.cat([self.other(batch["sparse"]), s[:, -1]], dim=-1)  # output at the target slot
         logits = self.head(x).squeeze(-1)

@@ -6,7 +6,7 @@
 * :func:`batch_statistics` is a context manager that makes BatchNorm layers normalise with the
   statistics of the batch they see (training behaviour) while everything else, dropout included,
   stays in evaluation mode, and puts the running statistics back afterwards.
-* :func:`plot_score_spread`, :func:`plot_norm_curves` and :func:`plot_mode_aucs` draw the
+* :func:`plot_batch_dependence`, :func:`plot_norm_curves` and :func:`plot_mode_scatter` draw the
   chapter's measurements.
 """
 from __future__ import annotations
@@ -126,25 +126,30 @@ def pad_batch(batch: dict[str, torch.Tensor], extra: int) -> dict[str, torch.Ten
     return out
 
 
-def plot_score_spread(spreads: dict[str, np.ndarray], reference: dict[str, float] | None = None):
-    """Histogram of one sample's click probability over many random batches, one panel per model.
+def plot_batch_dependence(spreads: dict[str, dict[int, np.ndarray]], reference: dict[str, float],
+                          seed: int = 0):
+    """How far one sample's click probability moves when it is scored inside random batches.
 
-    spreads: label -> (n_batches,) probabilities; reference: label -> the eval-mode probability.
+    spreads: model label -> {batch size: (n_batches,) probabilities}; reference: model label ->
+    the sample's evaluation-mode probability.  One panel per model, one column of jittered dots
+    per batch size, showing probability minus the evaluation-mode probability.
     """
-    fig, axes = plt.subplots(1, len(spreads), figsize=(4.5 * len(spreads), 3.2), sharey=True)
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(1, len(spreads), figsize=(4.8 * len(spreads), 3.6), sharey=True)
     axes = np.atleast_1d(axes)
-    lo = min(float(v.min()) for v in spreads.values())
-    hi = max(float(v.max()) for v in spreads.values())
-    bins = np.linspace(max(0.0, lo - 0.02), min(1.0, hi + 0.02), 31)
-    for ax, (label, values) in zip(axes, spreads.items()):
-        ax.hist(values, bins=bins, color=GROUP, alpha=0.8)
-        if reference and label in reference:
-            ax.axvline(reference[label], color="black", ls="--", lw=1,
-                       label="evaluation mode")
-            ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(f"{label}\nspread {values.max() - values.min():.3f}", fontsize=10)
-        ax.set_xlabel("click probability of the same sample")
-    axes[0].set_ylabel("number of random batches")
+    for ax, (label, by_size) in zip(axes, spreads.items()):
+        sizes = list(by_size)
+        for j, size in enumerate(sizes):
+            values = by_size[size] - reference[label]
+            ax.scatter(j + rng.uniform(-0.18, 0.18, len(values)), values, s=9, alpha=0.6,
+                       color=GROUP)
+        ax.axhline(0.0, color="black", ls="--", lw=1, label="evaluation mode")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+        ax.set_xlabel("batch size (random batch mates)")
+        ax.set_title(f"{label} (evaluation-mode probability {reference[label]:.3f})", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("probability - evaluation-mode probability")
     fig.tight_layout()
     return fig
 
@@ -166,15 +171,19 @@ def plot_norm_curves(histories: dict[str, list[dict]], key: str = "val_auc",
     return ax
 
 
-def plot_mode_aucs(aucs: dict[str, float], ax=None):
-    """Horizontal bars: test AUC of one trained model scored in different ways."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 0.5 + 0.45 * len(aucs)))
-    labels = list(aucs)
-    ax.barh(labels, [aucs[k] for k in labels], color=GROUP)
-    for i, k in enumerate(labels):
-        ax.text(aucs[k] + 0.005, i, f"{aucs[k]:.3f}", va="center", fontsize=9)
-    ax.set_xlim(0.5, 1.0)
-    ax.invert_yaxis()
-    ax.set_xlabel("test AUC")
-    return ax
+def plot_mode_scatter(reference: np.ndarray, others: dict[str, np.ndarray]):
+    """Per-sample click probabilities: evaluation mode (x) against other ways of scoring (y),
+    one panel per way; points on the diagonal mean no mismatch."""
+    fig, axes = plt.subplots(1, len(others), figsize=(4.2 * len(others), 4.0), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (label, values) in zip(axes, others.items()):
+        ax.scatter(reference, values, s=4, alpha=0.35, color=GROUP)
+        ax.plot([0, 1], [0, 1], color="black", lw=1, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("evaluation mode (running statistics)")
+        ax.set_title(label, fontsize=10)
+    axes[0].set_ylabel("click probability with batch statistics")
+    fig.tight_layout()
+    return fig

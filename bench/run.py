@@ -1,0 +1,531 @@
+"""Benchmarks of our WDL, DIN and BST against the peers' BST and DIN, side by side.
+
+One command (after ``bash bench/setup.sh`` has built ``.venv-bench`` with the peers)::
+
+    .venv-bench/bin/python bench/run.py [--quick] [--out bench/results]
+
+It writes ``results.json`` (everything, machine-readable) and ``results.md`` (the tables) to
+``--out``.  Run it on an otherwise idle machine: every timing is wall-clock.  What it measures:
+
+1. **Training throughput** (samples/s): forward + loss + backward + Adam step on identical synthetic
+   batches of 256 samples at L = 20, 50, 200, every model in one process, *interleaved*: round
+   after round, each model runs one timed window (about ``--window`` seconds) in a rotating order,
+   so drift of the machine hits all of them alike.  Reported: the median over rounds.
+2. **Quality**: test AUC of our BST and torch-rechub's BST on MovieLens-100K (same split, same
+   training loop ``bst_teach.train.train``, same epochs and seeds).
+3. **Serving**: latency of scoring 100 candidates for one user (one forward pass over a batch of
+   100 that share a full history of L behaviours; ``torch.inference_mode``), p50 and p95 over many
+   calls, at L = 20 ... 400, with the FLOPs of that pass counted by
+   ``torch.utils.flop_counter.FlopCounterMode``.
+4. **Memory**: peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a fresh
+   subprocess per row that builds the model and its data, then runs 3 training steps (or 5 serving
+   passes); "increase" is the peak minus the high-water mark just before those steps.  RSS counts
+   the whole process (Python, torch, the batches), not tensors alone.
+
+``torch.set_num_threads(--threads)`` (default 2) is fixed for the timed work and reported, with the
+load average before and after.  ``--quick`` keeps every table but takes fewer rounds, repetitions,
+seeds and epochs (about a third of the time).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata as md
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+
+from peers import MISMATCHES, SETTINGS, batch_independent, build_peer  # noqa: E402
+
+from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
+from bst_teach.models import build_model  # noqa: E402
+
+B = SETTINGS["batch_size"]
+N_CANDIDATES = 100
+TRAIN_LENGTHS = (20, 50, 200)
+SERVE_LENGTHS = (20, 50, 100, 200, 400)
+
+# key: (label, family).  "bst_full" is our BST with the whole last block computed (the code as it
+# was before the target-only last block): the "before" rows.
+MODELS = {
+    "wdl": ("ours WDL (EmbeddingMLP)", "wdl"),
+    "din": ("ours DIN", "din"),
+    "bst": ("ours BST", "bst"),
+    "bst_full": ("ours BST, full last block (before)", "bst"),
+    "rechub_bst": ("torch-rechub BST, FFN 128 (matched)", "bst"),
+    "rechub_bst_shipped": ("torch-rechub BST, FFN 2048 (as shipped)", "bst"),
+    "rechub_din": ("torch-rechub DIN", "din"),
+    "deepctr_din": ("deepctr-torch DIN", "din"),
+}
+TRAIN_MODELS = list(MODELS)
+SERVE_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst"]
+# Ratios reported: (ours, peer)
+RATIOS = [("bst", "rechub_bst"), ("bst", "rechub_bst_shipped"), ("bst_full", "rechub_bst"),
+          ("din", "rechub_din"), ("din", "deepctr_din")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: a schema sized like MovieLens-100K and random batches in our batch format
+# ---------------------------------------------------------------------------------------------
+FEATURES = (("user_id", "user", 945), ("gender", "user", 4), ("age_bucket", "user", 9),
+            ("occupation", "user", 23), ("zip_region", "user", 13),
+            ("release_decade", "item", 12), ("time_of_day", "context", 6),
+            ("day_of_week", "context", 9), ("gender_x_category", "cross", 42))
+USER_COLUMNS = 5  # the first five sparse columns describe the user
+
+
+def bench_schema(max_len: int) -> Schema:
+    """The vocabulary sizes of ``build_dataset(load_movielens())`` (1,682 movies, 19 genres)."""
+    return Schema(tuple(Feature(n, g, v, SETTINGS["other_dim"]) for n, g, v in FEATURES),
+                  n_items=1684, n_categories=21, max_len=max_len,
+                  n_time_buckets=n_time_buckets("calendar"))
+
+
+def random_batch(schema: Schema, size: int, seed: int, full: bool = False) -> dict:
+    """Uniform random ids; history lengths uniform in 1..L (``full``: all L), right-padded."""
+    g = torch.Generator().manual_seed(seed)
+    L = schema.max_len
+    lengths = torch.full((size,), L) if full else torch.randint(1, L + 1, (size,), generator=g)
+    mask = torch.arange(L)[None, :] < lengths[:, None]
+
+    def ids(high, shape):
+        return torch.randint(2, high, shape, generator=g)
+
+    return {"sparse": torch.stack([ids(f.vocab_size, (size,)) for f in schema.features], 1),
+            "target_item": ids(schema.n_items, (size,)), "target_cat": ids(schema.n_categories, (size,)),
+            "hist_item": ids(schema.n_items, (size, L)) * mask,
+            "hist_cat": ids(schema.n_categories, (size, L)) * mask,
+            "hist_time": ids(schema.n_time_buckets, (size, L)) * mask,
+            "label": torch.randint(0, 2, (size,), generator=g).float()}
+
+
+def candidates_batch(schema: Schema, seed: int = 0) -> dict:
+    """100 candidate items for one user: one full history and profile, repeated; items vary."""
+    b = random_batch(schema, N_CANDIDATES, seed, full=True)
+    for k in ("hist_item", "hist_cat", "hist_time"):
+        b[k] = b[k][:1].repeat(N_CANDIDATES, 1)
+    b["sparse"][:, :USER_COLUMNS] = b["sparse"][:1, :USER_COLUMNS]
+    b["sparse"][:, 6:8] = b["sparse"][:1, 6:8]  # same context (time of day, day of week)
+    return b
+
+
+# ---------------------------------------------------------------------------------------------
+# Models behind one interface
+# ---------------------------------------------------------------------------------------------
+class Runner:
+    """One model of the benchmark: ``prepare(batch)`` (untimed) -> x; ``loss(x)``; ``score(x)``."""
+
+    def __init__(self, key: str, schema: Schema, max_len: int, seed: int = 0):
+        self.key, (self.label, self.family) = key, MODELS[key]
+        torch.manual_seed(seed)
+        s = SETTINGS
+        if key == "wdl":
+            m = build_model("wdl", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
+                            hidden=s["hidden"], dropout=s["din_dropout"])
+        elif key == "din":
+            m = build_model("din", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
+                            attention_hidden=s["attention_hidden"], hidden=s["hidden"],
+                            dropout=s["din_dropout"])
+        elif key in ("bst", "bst_full"):
+            m = build_model("bst", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
+                            pos_dim=s["pos_dim"], blocks=s["blocks"], heads=s["heads"],
+                            ffn_mult=s["ffn_mult"], dropout=s["bst_dropout"], hidden=s["hidden"])
+            m.target_only_last_block = key == "bst"
+        elif key == "rechub_bst":
+            m = build_peer("rechub_bst", schema, max_len, ffn=s["ffn_mult"] * 32)
+        elif key == "rechub_bst_shipped":
+            m = build_peer("rechub_bst", schema, max_len)
+        else:
+            m = build_peer(key, schema, max_len)
+        self.model, self.peer = m, hasattr(m, "core")
+
+    def prepare(self, batch):
+        return (self.model.convert(batch) if self.peer else batch), batch["label"]
+
+    def loss(self, x, y):
+        if self.peer:  # the peers output probabilities and train on BCE of them
+            return F.binary_cross_entropy(self.model.proba(x), y)
+        return F.binary_cross_entropy_with_logits(self.model(x), y)
+
+    def score(self, x):
+        return self.model.proba(x) if self.peer else torch.sigmoid(self.model(x))
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def make_step(runner: Runner):
+    opt = torch.optim.Adam(runner.model.parameters(), lr=3e-3)
+    runner.model.train()
+
+    def step(x, y):
+        loss = runner.loss(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Training throughput, interleaved
+# ---------------------------------------------------------------------------------------------
+def training_throughput(lengths, keys, rounds: int, window: float, log) -> list[dict]:
+    rows = []
+    for L in lengths:
+        schema = bench_schema(L)
+        pool = [random_batch(schema, B, seed) for seed in range(8)]
+        runners = {k: Runner(k, schema, L) for k in keys}
+        data = {k: [r.prepare(b) for b in pool] for k, r in runners.items()}
+        steps = {k: make_step(r) for k, r in runners.items()}
+        n_steps = {}
+        for k in keys:  # warm-up (2 steps), then one timed step sizes the window
+            for x, y in data[k][:2]:
+                steps[k](x, y)
+            t = time.perf_counter()
+            steps[k](*data[k][2])
+            n_steps[k] = max(1, round(window / (time.perf_counter() - t)))
+        per_window = {k: [] for k in keys}
+        i = 0
+        for rnd in range(rounds):
+            order = keys[rnd % len(keys):] + keys[:rnd % len(keys)]
+            for k in order:
+                t = time.perf_counter()
+                for _ in range(n_steps[k]):
+                    steps[k](*data[k][i % len(pool)])
+                    i += 1
+                per_window[k].append(n_steps[k] * B / (time.perf_counter() - t))
+        for k in keys:
+            sps = per_window[k]
+            rows.append({"L": L, "model": k, "label": runners[k].label, "family": runners[k].family,
+                         "samples_per_s": statistics.median(sps), "samples_per_s_min": min(sps),
+                         "samples_per_s_max": max(sps), "ms_per_step": 1e3 * B / statistics.median(sps),
+                         "windows": len(sps), "steps_per_window": n_steps[k],
+                         "parameters": runners[k].n_parameters()})
+            log(f"  train L={L:<4} {runners[k].label:<42} {statistics.median(sps):9.0f} samples/s")
+    return rows
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    by = {(r["L"], r["model"]): r for r in rows}
+    out = []
+    for L in sorted({r["L"] for r in rows}):
+        for ours, peer in RATIOS:
+            if (L, ours) in by and (L, peer) in by:
+                out.append({"L": L, "ours": ours, "peer": peer,
+                            "ours_label": by[L, ours]["label"], "peer_label": by[L, peer]["label"],
+                            "ratio": by[L, ours]["samples_per_s"] / by[L, peer]["samples_per_s"]})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Serving latency and FLOPs
+# ---------------------------------------------------------------------------------------------
+def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kw):
+    from torch.utils.flop_counter import sdpa_flop_count
+    return sdpa_flop_count(q, k, v)
+
+
+def count_flops(fn) -> dict:
+    """FLOPs of one call: total and attention (scaled-dot-product attention, QK^T and AV)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    with FlopCounterMode(display=False, custom_mapping={sdpa: _cpu_sdpa_flops}) as counter:
+        fn()
+    per_op = counter.get_flop_counts().get("Global", {})
+    attention = sum(v for op, v in per_op.items() if "scaled_dot_product" in str(op))
+    explicit = sum(v for op, v in per_op.items() if str(op).endswith("bmm"))  # spelled-out attention
+    return {"flops": counter.get_total_flops(), "attention_flops": attention + explicit}
+
+
+def serving_latency(lengths, keys, reps: int, budget: float, log) -> list[dict]:
+    rows = []
+    for L in lengths:
+        schema = bench_schema(L)
+        batch = candidates_batch(schema, seed=L)
+        runners = {k: Runner(k, schema, L) for k in keys}
+        xs = {k: r.prepare(batch)[0] for k, r in runners.items()}
+        calls, flops, times = {}, {}, {k: [] for k in keys}
+        for k, r in runners.items():
+            r.model.eval()
+            with torch.inference_mode():
+                flops[k] = count_flops(lambda: r.score(xs[k]))
+                for _ in range(3):
+                    r.score(xs[k])
+                t = time.perf_counter()
+                for _ in range(3):
+                    r.score(xs[k])
+                per_call = (time.perf_counter() - t) / 3
+            calls[k] = int(min(reps, max(20, budget / per_call)))
+        block = 10
+        with torch.inference_mode():
+            for start in range(0, max(calls.values()), block):
+                keys_now = [k for k in keys if start < calls[k]]
+                rot = (start // block) % len(keys_now)
+                for k in keys_now[rot:] + keys_now[:rot]:
+                    r, x = runners[k], xs[k]
+                    for _ in range(min(block, calls[k] - start)):
+                        t = time.perf_counter_ns()
+                        r.score(x)
+                        times[k].append((time.perf_counter_ns() - t) / 1e6)
+        for k in keys:
+            ms = sorted(times[k])
+            rows.append({"L": L, "model": k, "label": runners[k].label, "family": runners[k].family,
+                         "candidates": N_CANDIDATES, "calls": len(ms),
+                         "p50_ms": _quantile(ms, 0.5), "p95_ms": _quantile(ms, 0.95),
+                         "mean_ms": statistics.fmean(ms), **flops[k]})
+            log(f"  serve L={L:<4} {runners[k].label:<42} p50 {rows[-1]['p50_ms']:8.2f} ms  "
+                f"p95 {rows[-1]['p95_ms']:8.2f} ms  {rows[-1]['flops'] / 1e6:9.1f} MFLOP")
+    return rows
+
+
+def _quantile(sorted_values, q):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    pos = (len(sorted_values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Memory: one fresh subprocess per row
+# ---------------------------------------------------------------------------------------------
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def memory_row(kind: str, key: str, L: int) -> dict:
+    """Runs in the subprocess: build, note the high-water mark, run the work, note it again."""
+    schema = bench_schema(L)
+    r = Runner(key, schema, L)
+    if kind == "train":
+        data = [r.prepare(random_batch(schema, B, seed)) for seed in range(3)]
+        step = make_step(r)
+        before = _maxrss_mib()
+        for x, y in data:
+            step(x, y)
+    else:
+        x = r.prepare(candidates_batch(schema, seed=L))[0]
+        r.model.eval()
+        before = _maxrss_mib()
+        with torch.inference_mode():
+            for _ in range(5):
+                r.score(x)
+    peak = _maxrss_mib()
+    return {"kind": kind, "L": L, "model": key, "label": MODELS[key][0],
+            "rss_peak_mib": peak, "rss_increase_mib": peak - before,
+            "parameters_mib": r.n_parameters() * 4 / 2**20}
+
+
+def memory_rows(rows_wanted, jobs: int, log) -> list[dict]:
+    def one(job):
+        kind, key, L = job
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-row", kind, key, str(L),
+               "--threads", "1"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(jobs) as pool:
+        rows = list(pool.map(one, rows_wanted))
+    for r in rows:
+        log(f"  memory {r['kind']:<5} L={r['L']:<4} {r['label']:<42} peak {r['rss_peak_mib']:7.0f} MiB"
+            f"  (+{r['rss_increase_mib']:.0f})")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Quality on MovieLens-100K
+# ---------------------------------------------------------------------------------------------
+def quality(seeds, epochs: int, log) -> dict:
+    from bst_teach.data import build_dataset, load_movielens
+    from bst_teach.data.errors import DataError
+    from bst_teach.train import TrainConfig, set_seed, train
+
+    shared = HERE.parent.parent / "shared" / "data" / "ml-100k"
+    if "BST_TEACH_ML100K" not in os.environ and (shared / "u.data").is_file():
+        os.environ["BST_TEACH_ML100K"] = str(shared)
+    try:
+        data = build_dataset(load_movielens(), max_len=20)
+    except DataError as e:
+        log(f"  quality skipped: {e}")
+        return {"skipped": str(e)}
+    rows = []
+    for seed in seeds:
+        for key in ("bst", "rechub_bst"):
+            set_seed(seed)
+            r = Runner(key, data.schema, 20, seed=seed)
+            res = train(r.model, data, TrainConfig(epochs=epochs, seed=seed, progress=False))
+            rows.append({"seed": seed, "model": key, "label": r.label, "test_auc": res.test_auc,
+                         "test_logloss": res.test_logloss, "val_auc": res.val_auc,
+                         "best_epoch": res.best_epoch, "epochs": len(res.history),
+                         "train_seconds": res.train_seconds,
+                         "val_auc_by_epoch": [h["val_auc"] for h in res.history]})
+            log(f"  quality seed {seed} {r.label:<42} test AUC {res.test_auc:.4f} "
+                f"({res.train_seconds:.1f} s)")
+    summary = {}
+    for key in ("bst", "rechub_bst"):
+        aucs = [r["test_auc"] for r in rows if r["model"] == key]
+        summary[key] = {"label": MODELS[key][0], "mean_test_auc": statistics.fmean(aucs),
+                        "std_test_auc": statistics.stdev(aucs) if len(aucs) > 1 else 0.0,
+                        "mean_train_seconds": statistics.fmean(
+                            r["train_seconds"] for r in rows if r["model"] == key)}
+    return {"data": "MovieLens-100K, build_dataset(max_len=20): chronological 80/10/10 split, "
+                    "rating >= 4 positive", "samples": {s: len(getattr(data, s)) for s in
+                                                       ("train", "val", "test")},
+            "epochs": epochs, "seeds": list(seeds), "batch_size": 256, "lr": 3e-3,
+            "selection": "weights of the best validation epoch (bst_teach.train.train)",
+            "runs": rows, "summary": summary}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+def checks() -> dict:
+    schema = bench_schema(20)
+    batch = random_batch(schema, 64, seed=123)
+    out = {}
+    for key in ("bst", "rechub_bst", "rechub_bst_shipped"):
+        out[f"{key}_batch_independent"] = batch_independent(Runner(key, schema, 20).model, batch)
+    ours, full = Runner("bst", schema, 20).model.eval(), Runner("bst_full", schema, 20).model.eval()
+    with torch.no_grad():
+        out["bst_target_only_vs_full_max_abs_logit_diff"] = float((ours(batch) - full(batch)).abs().max())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+def markdown(res: dict) -> str:
+    m = res["meta"]
+    lines = [f"# Benchmark results ({m['date']})", "",
+             f"Command: `{m['command']}`. Machine: {m['cpus']} CPUs, {m['platform']}; torch "
+             f"{m['torch']} with {m['threads']} threads; torch-rechub {m['peers']['torch-rechub']}, "
+             f"deepctr-torch {m['peers']['deepctr-torch']}. Load average (1, 5, 15 min) before: "
+             f"{_fmt_load(m['loadavg_start'])}; after: {_fmt_load(m['loadavg_end'])}."
+             + (" **--quick run.**" if m["quick"] else ""), "",
+             "## Training throughput (samples/s, median of interleaved windows; batch 256)", "",
+             "| L | model | samples/s | min – max | ms/step | parameters | peak RSS MiB (+ during steps) |",
+             "|---|---|---|---|---|---|---|"]
+    mem = {(r["L"], r["model"]): r for r in res["memory"] if r["kind"] == "train"}
+    for r in res["training"]:
+        mm = mem.get((r["L"], r["model"]))
+        rss = f"{mm['rss_peak_mib']:.0f} (+{mm['rss_increase_mib']:.0f})" if mm else "–"
+        lines.append(f"| {r['L']} | {r['label']} | {r['samples_per_s']:.0f} | "
+                     f"{r['samples_per_s_min']:.0f} – {r['samples_per_s_max']:.0f} | "
+                     f"{r['ms_per_step']:.1f} | {r['parameters']:,} | {rss} |")
+    lines += ["", "## Ours / peer (training throughput ratio; > 1: ours is faster)", "",
+              "| L | ours | peer | ratio |", "|---|---|---|---|"]
+    for r in res["ratios"]:
+        lines.append(f"| {r['L']} | {r['ours_label']} | {r['peer_label']} | {r['ratio']:.2f} |")
+    lines += ["", f"## Serving: {N_CANDIDATES} candidates for one user, one forward pass", "",
+              "| L | model | p50 ms | p95 ms | calls | MFLOP | of which attention | "
+              "peak RSS MiB (+ during calls) |", "|---|---|---|---|---|---|---|---|"]
+    smem = {(r["L"], r["model"]): r for r in res["memory"] if r["kind"] == "serve"}
+    for r in res["serving"]:
+        mm = smem.get((r["L"], r["model"]))
+        rss = f"{mm['rss_peak_mib']:.0f} (+{mm['rss_increase_mib']:.0f})" if mm else "–"
+        lines.append(f"| {r['L']} | {r['label']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                     f"{r['calls']} | {r['flops'] / 1e6:.1f} | {r['attention_flops'] / 1e6:.1f} | {rss} |")
+    q = res["quality"]
+    lines += ["", "## Quality on MovieLens-100K (test AUC)", ""]
+    if "skipped" in q:
+        lines.append(f"Skipped: {q['skipped']}")
+    else:
+        lines += [f"{q['data']}; {q['epochs']} epoch(s), seeds {q['seeds']}, {q['selection']}.", "",
+                  "| model | mean test AUC | std | per seed | train s (mean) |", "|---|---|---|---|---|"]
+        for key, s in q["summary"].items():
+            per = " ".join(f"{r['test_auc']:.4f}" for r in q["runs"] if r["model"] == key)
+            lines.append(f"| {s['label']} | {s['mean_test_auc']:.4f} | {s['std_test_auc']:.4f} | "
+                         f"{per} | {s['mean_train_seconds']:.1f} |")
+    lines += ["", "## Checks", ""]
+    lines += [f"- `{k}`: {v}" for k, v in res["checks"].items()]
+    lines += ["", "## Settings that could not be matched", ""]
+    for peer, items in res["mismatches"].items():
+        lines.append(f"**{peer}**")
+        lines += [f"- {x}" for x in items]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_load(avg):
+    return ", ".join(f"{x:.2f}" for x in avg)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer rounds, repetitions, seeds, epochs")
+    p.add_argument("--out", default=str(HERE / "results"), help="folder for results.json / .md")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["training", "serving", "memory",
+                                                              "quality"])
+    p.add_argument("--memory-row", nargs=3, metavar=("KIND", "MODEL", "L"), help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    if a.memory_row:
+        kind, key, L = a.memory_row
+        print(json.dumps(memory_row(kind, key, int(L))))
+        return
+
+    def log(msg):
+        print(msg, flush=True)
+
+    rounds, window, reps, budget = (3, 0.25, 60, 1.5) if a.quick else (9, 0.6, 300, 4.0)
+    seeds, epochs = ((0,), 1) if a.quick else ((0, 1, 2), 2)
+    meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "quick": a.quick, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
+            "peers": {n: md.version(n) for n in ("torch-rechub", "deepctr-torch")},
+            "rounds": rounds, "window_s": window, "serving_reps": reps,
+            "memory": "ru_maxrss of a fresh subprocess per row (whole-process RSS)"}
+    res = {"meta": meta, "settings": {k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in SETTINGS.items()},
+           "mismatches": MISMATCHES, "training": [], "ratios": [], "serving": [], "memory": [],
+           "quality": {"skipped": "--skip quality"}}
+    t0 = time.perf_counter()
+    log("checks")
+    res["checks"] = checks()
+    log(f"  {res['checks']}")
+    if "training" not in a.skip:
+        log(f"training throughput ({rounds} interleaved rounds, windows of about {window} s)")
+        res["training"] = training_throughput(TRAIN_LENGTHS, TRAIN_MODELS, rounds, window, log)
+        res["ratios"] = ratios(res["training"])
+    if "serving" not in a.skip:
+        log(f"serving latency (up to {reps} calls or {budget} s per model and L)")
+        res["serving"] = serving_latency(SERVE_LENGTHS, SERVE_MODELS, reps, budget, log)
+    if "quality" not in a.skip:
+        log(f"quality on MovieLens-100K (seeds {seeds}, {epochs} epoch(s))")
+        res["quality"] = quality(seeds, epochs, log)
+    if "memory" not in a.skip:
+        log("peak memory (one subprocess per row, two at a time)")
+        wanted = [("train", k, L) for L in TRAIN_LENGTHS for k in TRAIN_MODELS]
+        wanted += [("serve", k, L) for L in SERVE_LENGTHS for k in SERVE_MODELS]
+        res["memory"] = memory_rows(wanted, 2, log)
+    meta["loadavg_end"] = list(os.getloadavg())
+    meta["seconds"] = time.perf_counter() - t0
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "results.md").write_text(markdown(res))
+    log(f"wrote {out / 'results.json'} and {out / 'results.md'} in {meta['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

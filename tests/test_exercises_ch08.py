@@ -1,0 +1,102 @@
+"""The chapter 8 checkers accept the reference answers and reject typical wrong ones with a
+message that says what is wrong."""
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from bst_teach.data.samples import chronological_cutoffs
+from bst_teach.exercises import ExerciseError
+from bst_teach.exercises.ch08 import (auc, check_bootstrap_auc, check_chronological_split,
+                                      reference_bootstrap_auc_ci, reference_chronological_split)
+
+
+def test_split_accepts_reference():
+    assert check_chronological_split(reference_chronological_split).startswith("Correct")
+
+
+def test_split_accepts_cutoff_times_like_the_package():
+    def by_cutoffs(ts, vf, tf):
+        t_val, t_test = chronological_cutoffs(ts, vf, tf)
+        ts = np.asarray(ts)
+        return (np.flatnonzero(ts < t_val), np.flatnonzero((ts >= t_val) & (ts < t_test)),
+                np.flatnonzero(ts >= t_test))
+    assert check_chronological_split(by_cutoffs).startswith("Correct")
+
+
+def test_split_rejects_random_split():
+    def random_split(ts, vf, tf):
+        idx = np.random.default_rng(0).permutation(len(ts))
+        a, b = int(len(ts) * (1 - vf - tf)), int(len(ts) * (1 - tf))
+        return idx[:a], idx[a:b], idx[b:]
+    with pytest.raises(ExerciseError, match="comes after"):
+        check_chronological_split(random_split)
+
+
+def test_split_rejects_file_order_cut():
+    def file_order(ts, vf, tf):
+        idx = np.arange(len(ts))
+        a, b = int(len(ts) * (1 - vf - tf)), int(len(ts) * (1 - tf))
+        return idx[:a], idx[a:b], idx[b:]
+    with pytest.raises(ExerciseError, match="Sort by timestamp"):
+        check_chronological_split(file_order)
+
+
+def test_split_rejects_overlap():
+    def overlap(ts, vf, tf):
+        tr, va, te = reference_chronological_split(ts, vf, tf)
+        return np.concatenate([tr, va[:5]]), va, te
+    with pytest.raises(ExerciseError, match="exactly one part"):
+        check_chronological_split(overlap)
+
+
+def test_fast_auc_equals_sklearn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    p = rng.integers(0, 10, 200) / 10  # with ties
+    assert auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+
+
+def test_bootstrap_accepts_reference():
+    assert check_bootstrap_auc(reference_bootstrap_auc_ci).startswith("Correct")
+
+
+def test_bootstrap_accepts_another_rng_use():
+    """A correct answer that draws its indices differently is within the tolerance."""
+    def other(y, p, n_boot=1000, alpha=0.05, seed=0):
+        rng = np.random.RandomState(seed + 123)
+        y, p = np.asarray(y), np.asarray(p)
+        aucs = []
+        for _ in range(n_boot):
+            idx = rng.choice(len(y), len(y), replace=True)
+            aucs.append(auc(y[idx], p[idx]))
+        return tuple(np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+    assert check_bootstrap_auc(other).startswith("Correct")
+
+
+def test_bootstrap_rejects_resampling_without_replacement():
+    def permutation(y, p, n_boot=1000, alpha=0.05, seed=0):
+        rng = np.random.default_rng(seed)
+        y, p = np.asarray(y), np.asarray(p)
+        aucs = [auc(y[i], p[i]) for i in (rng.permutation(len(y)) for _ in range(n_boot))]
+        return tuple(np.quantile(aucs, [alpha / 2, 1 - alpha / 2]))
+    with pytest.raises(ExerciseError, match="with replacement"):
+        check_bootstrap_auc(permutation)
+
+
+def test_bootstrap_rejects_unpaired_resampling():
+    def unpaired(y, p, n_boot=1000, alpha=0.05, seed=0):
+        rng = np.random.default_rng(seed)
+        y, p = np.asarray(y), np.asarray(p)
+        n = len(y)
+        aucs = [auc(y[rng.integers(0, n, n)], p[rng.integers(0, n, n)])
+                for _ in range(n_boot)]
+        return tuple(np.quantile(aucs, [alpha / 2, 1 - alpha / 2]))
+    with pytest.raises(ExerciseError, match="pairs"):
+        check_bootstrap_auc(unpaired)
+
+
+def test_bootstrap_rejects_wrong_quantiles():
+    def one_sided_alpha(y, p, n_boot=1000, alpha=0.05, seed=0):
+        return reference_bootstrap_auc_ci(y, p, n_boot, 2 * alpha, seed)  # a narrower interval
+    with pytest.raises(ExerciseError, match="too narrow"):
+        check_bootstrap_auc(one_sided_alpha)
