@@ -42,12 +42,17 @@ def main():
     a = p.parse_args()
     threads = max(1, 2 // a.jobs)
     jobs = [(label, RUNS[label], a.data, s, threads, a.extra) for label in a.runs for s in a.seeds]
-    with ThreadPoolExecutor(a.jobs) as pool:
-        results = list(pool.map(lambda j: run(*j), jobs))
-    if a.out:
-        with open(a.out, "a") as f:
-            for r in results:
+    def run_and_record(job):  # each run is written as soon as it ends, so a stopped table keeps it
+        r = run(*job)
+        print(f"{r['run']} seed {r['seed']}: test AUC {r['test_auc']:.4f}, {r['epochs']} epochs, "
+              f"{r['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+        if a.out:
+            with open(a.out, "a") as f:
                 f.write(json.dumps(r) + "\n")
+        return r
+
+    with ThreadPoolExecutor(a.jobs) as pool:
+        results = list(pool.map(run_and_record, jobs))
     print(f"data: {a.data}; seeds {a.seeds}; {threads} thread(s) per run, {a.jobs} run(s) at once\n")
     print("| model | test AUC (median) | per seed | epochs | train s (median) |")
     print("|---|---|---|---|---|")

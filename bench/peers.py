@@ -241,15 +241,19 @@ def build_peer(name: str, schema: Schema, max_len: int, **kw) -> PeerAdapter:
 
 
 @torch.no_grad()
-def batch_independent(model: nn.Module, batch, atol: float = 1e-5) -> bool:
-    """In eval mode, does a sample's score depend on the *other* samples of its batch?
+def batch_independent(model: nn.Module, batch, other, atol: float = 1e-5) -> bool:
+    """In eval mode, is a sample's score independent of the *other* samples of its batch?
 
-    Reversing the batch must reverse the scores.  An encoder built with batch_first=False but fed
-    (B, T, D) -- torch-rechub <= 0.5 -- attends across the batch and fails this.
+    Keeps the first half of ``batch``, replaces the second half by rows of ``other`` and checks
+    that the first half's scores do not move.  (Reversing the batch would not do: an encoder that
+    attends across the batch without positions is permutation-equivariant.)  An encoder built with
+    batch_first=False but fed (B, T, D) -- torch-rechub <= 0.5 -- attends across the batch and
+    fails this.
     """
     was = model.training
     model.eval()
-    flip = {k: v.flip(0) for k, v in batch.items()}
-    ok = torch.allclose(model(batch), model(flip).flip(0), atol=atol)
+    h = len(batch["label"]) // 2
+    mixed = {k: torch.cat([v[:h], other[k][h:]]) for k, v in batch.items()}
+    ok = torch.allclose(model(batch)[:h], model(mixed)[:h], atol=atol)
     model.train(was)
     return bool(ok)

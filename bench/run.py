@@ -17,10 +17,10 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
    100 that share a full history of L behaviours; ``torch.inference_mode``), p50 and p95 over many
    calls, at L = 20 ... 400, with the FLOPs of that pass counted by
    ``torch.utils.flop_counter.FlopCounterMode``.
-4. **Memory**: peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a fresh
-   subprocess per row that builds the model and its data, then runs 3 training steps (or 5 serving
-   passes); "increase" is the peak minus the high-water mark just before those steps.  RSS counts
-   the whole process (Python, torch, the batches), not tensors alone.
+4. **Memory**: peak resident set size (VmHWM of /proc/self/status) of a fresh subprocess per row
+   that builds the model and its data, then runs 3 training steps (or 5 serving passes);
+   "increase" is the peak during those steps minus the RSS just before them.  RSS counts the whole
+   process (Python, torch, the batches), not tensors alone.
 
 ``torch.set_num_threads(--threads)`` (default 2) is fixed for the timed work and reported, with the
 load average before and after.  ``--quick`` keeps every table but takes fewer rounds, repetitions,
@@ -35,7 +35,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,8 +71,12 @@ MODELS = {
     "rechub_bst_shipped": ("torch-rechub BST, FFN 2048 (as shipped)", "bst"),
     "rechub_din": ("torch-rechub DIN", "din"),
     "deepctr_din": ("deepctr-torch DIN", "din"),
+    # quality only: our BST with its embeddings initialised like torch-rechub's (a diagnosis)
+    "bst_small_init": ("ours BST, embeddings N(0, 1e-4) (diagnosis)", "bst"),
 }
-TRAIN_MODELS = list(MODELS)
+TRAIN_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst", "rechub_bst_shipped", "rechub_din",
+                "deepctr_din"]
+QUALITY_MODELS = ["bst", "rechub_bst", "bst_small_init"]
 SERVE_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst"]
 # Ratios reported: (ours, peer)
 RATIOS = [("bst", "rechub_bst"), ("bst", "rechub_bst_shipped"), ("bst_full", "rechub_bst"),
@@ -142,11 +145,15 @@ class Runner:
             m = build_model("din", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
                             attention_hidden=s["attention_hidden"], hidden=s["hidden"],
                             dropout=s["din_dropout"])
-        elif key in ("bst", "bst_full"):
+        elif key in ("bst", "bst_full", "bst_small_init"):
             m = build_model("bst", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
                             pos_dim=s["pos_dim"], blocks=s["blocks"], heads=s["heads"],
                             ffn_mult=s["ffn_mult"], dropout=s["bst_dropout"], hidden=s["hidden"])
-            m.target_only_last_block = key == "bst"
+            m.target_only_last_block = key != "bst_full"
+            if key == "bst_small_init":  # torch-rechub's RandomNormal(0, 1e-4), padding row zero
+                for e in (mod for mod in m.modules() if isinstance(mod, torch.nn.Embedding)):
+                    torch.nn.init.normal_(e.weight, 0.0, 1e-4)
+                    torch.nn.init.zeros_(e.weight[e.padding_idx])
         elif key == "rechub_bst":
             m = build_peer("rechub_bst", schema, max_len, ffn=s["ffn_mult"] * 32)
         elif key == "rechub_bst_shipped":
@@ -243,7 +250,12 @@ def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kw):
 
 
 def count_flops(fn) -> dict:
-    """FLOPs of one call: total and attention (scaled-dot-product attention, QK^T and AV)."""
+    """FLOPs of one call: total and attention (F.scaled_dot_product_attention: QK^T and AV).
+
+    Every model here runs its attention through F.scaled_dot_product_attention (ours when no
+    weights are asked for; nn.MultiheadAttention when need_weights=False, as in
+    nn.TransformerEncoderLayer).  Its CPU kernel has no FLOP formula in torch, so we give it one.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
@@ -251,8 +263,7 @@ def count_flops(fn) -> dict:
         fn()
     per_op = counter.get_flop_counts().get("Global", {})
     attention = sum(v for op, v in per_op.items() if "scaled_dot_product" in str(op))
-    explicit = sum(v for op, v in per_op.items() if str(op).endswith("bmm"))  # spelled-out attention
-    return {"flops": counter.get_total_flops(), "attention_flops": attention + explicit}
+    return {"flops": counter.get_total_flops(), "attention_flops": attention}
 
 
 def serving_latency(lengths, keys, reps: int, budget: float, log) -> list[dict]:
@@ -306,31 +317,43 @@ def _quantile(sorted_values, q):
 # ---------------------------------------------------------------------------------------------
 # 4. Memory: one fresh subprocess per row
 # ---------------------------------------------------------------------------------------------
-def _maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+def _status_mib(field: str) -> float:
+    """VmHWM (peak) or VmRSS (now) of this process from /proc/self/status, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise KeyError(field)
 
 
 def memory_row(kind: str, key: str, L: int) -> dict:
-    """Runs in the subprocess: build, note the high-water mark, run the work, note it again."""
+    """Runs in the subprocess: build model and data, reset the peak, run the work, read the peak.
+
+    Reads VmHWM from /proc/self/status, not ``getrusage().ru_maxrss``: on Linux a child's ru_maxrss
+    starts from its parent's RSS at fork time, so it would report the (large) benchmark process.
+    Writing "5" to /proc/self/clear_refs resets VmHWM to the current RSS just before the steps.
+    """
     schema = bench_schema(L)
     r = Runner(key, schema, L)
     if kind == "train":
         data = [r.prepare(random_batch(schema, B, seed)) for seed in range(3)]
         step = make_step(r)
-        before = _maxrss_mib()
-        for x, y in data:
-            step(x, y)
     else:
         x = r.prepare(candidates_batch(schema, seed=L))[0]
         r.model.eval()
-        before = _maxrss_mib()
+    built = _status_mib("VmHWM")
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_mib("VmRSS")
+    if kind == "train":
+        for x, y in data:
+            step(x, y)
+    else:
         with torch.inference_mode():
             for _ in range(5):
                 r.score(x)
-    peak = _maxrss_mib()
+    during = _status_mib("VmHWM")
     return {"kind": kind, "L": L, "model": key, "label": MODELS[key][0],
-            "rss_peak_mib": peak, "rss_increase_mib": peak - before,
-            "parameters_mib": r.n_parameters() * 4 / 2**20}
+            "rss_peak_mib": max(built, during), "rss_increase_mib": during - before,
+            "rss_before_steps_mib": before, "parameters_mib": r.n_parameters() * 4 / 2**20}
 
 
 def memory_rows(rows_wanted, jobs: int, log) -> list[dict]:
@@ -367,7 +390,7 @@ def quality(seeds, epochs: int, log) -> dict:
         return {"skipped": str(e)}
     rows = []
     for seed in seeds:
-        for key in ("bst", "rechub_bst"):
+        for key in QUALITY_MODELS:
             set_seed(seed)
             r = Runner(key, data.schema, 20, seed=seed)
             res = train(r.model, data, TrainConfig(epochs=epochs, seed=seed, progress=False))
@@ -379,7 +402,7 @@ def quality(seeds, epochs: int, log) -> dict:
             log(f"  quality seed {seed} {r.label:<42} test AUC {res.test_auc:.4f} "
                 f"({res.train_seconds:.1f} s)")
     summary = {}
-    for key in ("bst", "rechub_bst"):
+    for key in QUALITY_MODELS:
         aucs = [r["test_auc"] for r in rows if r["model"] == key]
         summary[key] = {"label": MODELS[key][0], "mean_test_auc": statistics.fmean(aucs),
                         "std_test_auc": statistics.stdev(aucs) if len(aucs) > 1 else 0.0,
@@ -398,10 +421,21 @@ def quality(seeds, epochs: int, log) -> dict:
 # ---------------------------------------------------------------------------------------------
 def checks() -> dict:
     schema = bench_schema(20)
-    batch = random_batch(schema, 64, seed=123)
+    batch, other = random_batch(schema, 64, seed=123), random_batch(schema, 64, seed=321)
     out = {}
     for key in ("bst", "rechub_bst", "rechub_bst_shipped"):
-        out[f"{key}_batch_independent"] = batch_independent(Runner(key, schema, 20).model, batch)
+        out[f"{key}_batch_independent"] = batch_independent(Runner(key, schema, 20).model, batch,
+                                                            other)
+    # torch-rechub <= 0.5 built nn.TransformerEncoderLayer without batch_first (so seq-first) and
+    # fed it (B, T, D): the same mistake, reproduced on a bare encoder, mixes the batch.
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=128)
+    legacy = torch.nn.TransformerEncoder(layer, num_layers=1, enable_nested_tensor=False).eval()
+    x, y = torch.randn(64, 21, 32), torch.randn(64, 21, 32)
+    with torch.no_grad():
+        mixed = torch.cat([x[:32], y[32:]])
+        out["legacy_seq_first_encoder_fed_BTD_batch_independent"] = bool(
+            torch.allclose(legacy(x)[:32], legacy(mixed)[:32], atol=1e-5))
     ours, full = Runner("bst", schema, 20).model.eval(), Runner("bst_full", schema, 20).model.eval()
     with torch.no_grad():
         out["bst_target_only_vs_full_max_abs_logit_diff"] = float((ours(batch) - full(batch)).abs().max())
@@ -463,6 +497,15 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _python_name() -> str:
+    """The interpreter as typed from the repository root (.venv-bench/bin/python), else python."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(HERE.parent))
+    except ValueError:
+        return "python"
+
+
 def _fmt_load(avg):
     return ", ".join(f"{x:.2f}" for x in avg)
 
@@ -488,13 +531,14 @@ def main(argv=None):
     rounds, window, reps, budget = (3, 0.25, 60, 1.5) if a.quick else (9, 0.6, 300, 4.0)
     seeds, epochs = ((0,), 1) if a.quick else ((0, 1, 2), 2)
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": " ".join([_python_name(), "bench/run.py",
+                                 *(sys.argv[1:] if argv is None else argv)]),
             "quick": a.quick, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
             "peers": {n: md.version(n) for n in ("torch-rechub", "deepctr-torch")},
             "rounds": rounds, "window_s": window, "serving_reps": reps,
-            "memory": "ru_maxrss of a fresh subprocess per row (whole-process RSS)"}
+            "memory": "VmHWM of a fresh subprocess per row (whole-process peak RSS)"}
     res = {"meta": meta, "settings": {k: list(v) if isinstance(v, tuple) else v
                                       for k, v in SETTINGS.items()},
            "mismatches": MISMATCHES, "training": [], "ratios": [], "serving": [], "memory": [],

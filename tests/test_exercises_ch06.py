@@ -51,6 +51,7 @@ def test_rejects_mistakes(wrong, message):
 def test_inputs_have_padding_and_unused_ranks():
     weights, mask = _inputs()
     assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]))
-    assert (weights[:, :, :, :-1][~mask[:, None, None, :].expand_as(weights[:, :, :, :-1])] == 0).all()
+    history_keys = weights[:, :, :, :-1]
+    assert (history_keys[~mask[:, None, None, :].expand_as(history_keys)] == 0).all()
     by_rank = attention_by_rank(weights, mask)
     assert np.isnan(by_rank[:, -1]).all() and not np.isnan(by_rank[:, :-1]).any()

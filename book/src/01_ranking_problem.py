@@ -95,8 +95,8 @@ pd.set_option("display.width", 120)
 # one (`"F|Comedy"`): its embedding can learn an interaction (women and comedies) that the
 # two separate embeddings would have to learn inside the network.
 #
-# We use **MovieLens-100K** {cite}`harper2015movielens`: 100,000 ratings of movies by users
-# with a small profile. It has no impressions, so we make a ranking problem of it: every rating
+# We use **MovieLens-100K** {cite}`harper2015movielens`: ratings of movies by users with a
+# small profile. It has no impressions, so we make a ranking problem of it: every rating
 # is a behaviour, and a rating of 4 or 5 stars counts as a positive ("the user liked what they
 # picked"). The raw tables first.
 
@@ -106,8 +106,8 @@ print(raw.events.head(), "\n")
 print(raw.users.head(), "\n")
 print(raw.items.head())
 glue("n_events", len(raw.events), display=False)
-glue("n_users", raw.events["user_id"].nunique(), display=False)
-glue("n_items", raw.events["item_id"].nunique(), display=False)
+glue("n_users", int(raw.events["user_id"].nunique()), display=False)
+glue("n_items", int(raw.events["item_id"].nunique()), display=False)
 
 # %% [markdown]
 # {glue:text}`n_events:,` ratings by {glue:text}`n_users:,` users of {glue:text}`n_items:,`
@@ -141,7 +141,7 @@ ax.bar(counts.index, counts.values, color=["tab:blue"] * 3 + ["tab:red"] * 2)
 ax.set_xlabel("rating (stars)")
 ax.set_ylabel("ratings")
 ax.set_title(f"red = positive (rating >= 4): {positive_rate:.1%} of all ratings", fontsize=9)
-glue("positive_rate", positive_rate, display=False)
+glue("positive_rate", float(positive_rate), display=False)
 plt.show()
 
 # %% [markdown]
@@ -226,7 +226,8 @@ assert abs(rate["test"] - rate["train"]) < 0.03 and full > 0.5
 # %%
 vocab = Vocabulary.fit(["Drama", "Comedy", "Drama", "Action"])
 print("values:", vocab.values, " size with PAD and OOV:", len(vocab))
-print("encode ['Comedy', 'Western', 'Action'] ->", vocab.encode(["Comedy", "Western", "Action"]).tolist())
+query = ["Comedy", "Western", "Action"]
+print("encode", query, "->", vocab.encode(query).tolist())
 assert vocab.encode(["Western"])[0] == OOV and PAD == 0
 
 # %% [markdown]
@@ -306,14 +307,14 @@ with torch.no_grad():
 
 # %% [markdown]
 # The `assert` confirms that these lines are what `model(batch)` computes. Two details
-# matter. The sum is divided by the number of **real** behaviours, not by L: dividing by L
-# (a bug that has shipped in a public CTR library) shrinks the average of a short history towards zero, so
-# the model would confuse "short history" with "uninteresting history". And an average does
+# matter. The sum is divided by the number of **real** behaviours, not by L: dividing by L (a
+# bug that has shipped in a public CTR library) shrinks the average of a short history towards
+# zero, so the model would confuse "short history" with "uninteresting history". And an average does
 # not change when the history is reordered: this model cannot tell what the user did *last*.
 # Chapter 2 shows that a smarter pooling, DIN's, has the same blind spot.
 #
-# Where are the parameters? Almost all of them in embedding tables, as in every industrial
-# ranker:
+# Where are the parameters? In an industrial ranker almost all of them sit in embedding tables.
+# Here:
 
 # %%
 n_embed = sum(p.numel() for n, p in model.named_parameters() if "weight" in n and p.dim() == 2
@@ -321,10 +322,13 @@ n_embed = sum(p.numel() for n, p in model.named_parameters() if "weight" in n an
 n_total = sum(p.numel() for p in model.parameters())
 print(f"parameters: {n_total:,} in total, {n_embed:,} in embedding tables "
       f"({n_embed / n_total:.0%})")
+glue("embed_share", n_embed / n_total, display=False)
+assert n_embed / n_total > 0.5
 
 # %% [markdown]
-# On MovieLens the tables are small; at Taobao's scale (the paper counts about 12 million items)
-# the embedding tables are nearly the whole model.
+# On MovieLens the tables are small and hold {glue:text}`embed_share:.0%` of the parameters; at
+# Taobao's scale (the BST paper counts about 12 million
+# items {cite}`chen2019bst`) the embedding tables are nearly the whole model.
 #
 # ## Training it
 #
@@ -375,7 +379,7 @@ item_rate = (n_pos + 10 * prior) / (n_seen + 10)  # 10 pseudo-ratings at the glo
 popularity_auc = roc_auc_score(ml.test.label, item_rate[ml.test.target_item])
 print(f"item positive rate: test AUC {popularity_auc:.3f}")
 print(f"embedding + MLP:    test AUC {wdl_auc:.3f}")
-glue("popularity_auc", popularity_auc, display=False)
+glue("popularity_auc", float(popularity_auc), display=False)
 assert wdl_auc < popularity_auc  # the deep model does not beat the one-liner
 
 # %% [markdown]
@@ -417,7 +421,7 @@ table.index += 1
 user_auc = roc_auc_score(cands["label"].numpy(), scores)
 print(f"user {user}: {len(rows)} candidates; AUC within this user's list = {user_auc:.3f}\n")
 print(table.to_string())
-glue("demo_user_auc", user_auc, display=False)
+glue("demo_user_auc", float(user_auc), display=False)
 
 # %% [markdown]
 # This is the ranker's job in miniature: the same user and moment, different candidates, a
@@ -482,10 +486,11 @@ for w in caught:
 # :::{admonition} Solution
 # :class: dropdown
 # There is no AUC: it compares positives with negatives, and there are no negatives, so
-# scikit-learn warns and returns `nan` (older versions raise a `ValueError`). The danger is a pipeline that *does* produce an AUC anyway, by sampling
-# "negatives" at random from items the user never touched. Then the task becomes "tell an item
-# the user interacted with from a random item", which popularity alone solves well, and AUCs
-# above 0.9 appear that say nothing about whether the model can tell what a user *likes*. Always
+# scikit-learn warns and returns `nan` (older versions raise a `ValueError`). The danger is a
+# pipeline that *does* produce an AUC anyway, by sampling "negatives" at random from items the
+# user never touched. Then the task becomes "tell an item the user interacted with from a random
+# item", which popularity alone solves well, and impressively high AUCs appear that say nothing
+# about whether the model can tell what a user *likes*. Always
 # check what the negatives are before you compare AUCs. The log loss, for its part, is happily
 # minimised by predicting 1 for everything, which is just as meaningless.
 # :::

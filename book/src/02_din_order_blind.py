@@ -180,6 +180,10 @@ table = pd.DataFrame({
 })
 print(table.to_string(index=False))
 glue("positive_rate", float(data.train.label.mean()), display=False)
+glue("n_train", len(data.train), display=False)
+glue("n_test", len(data.test), display=False)
+glue("n_users", next(f.vocab_size - 2 for f in data.schema.features if f.name == "user_id"),
+     display=False)
 
 # %% [markdown]
 # What could a model that ignores order still use? Only the *multiset* of past categories
@@ -227,7 +231,9 @@ assert by_count.max() - by_count.min() < by_last["< 1 day"] - by_last["last is a
 #   multiset. Given a multiset, every order of it was equally likely to be the real one (the
 #   categories were drawn independently), so the best order-blind guess is the true probability
 #   *averaged over random reorderings* of the history. The function averages over 64 random
-#   reorderings of each test history.
+#   reorderings of each test history. It moves the categories and keeps the time gaps in their
+#   slots, so it even knows how long ago the last behaviour happened, only not what it was: if
+#   anything, the ceiling is generous.
 
 # %%
 ceiling = order_blind_ceiling_auc(data)
@@ -244,9 +250,9 @@ assert bayes - ceiling > 0.2
 #
 # ## Training the baseline and DIN
 #
-# Both models train with the book's settings through `book_fit` (cached: Chapters 3, 4 and 6
-# reuse them). The training set has 20,000 samples, validation and test 5,000 each; the positive
-# rate is {glue:text}`positive_rate:.1%`.
+# Both models train with the book's settings through `book_fit` (cached: later chapters reuse
+# them). The training set has {glue:text}`n_train:,` samples, validation and test
+# {glue:text}`n_test:,` each; the positive rate is {glue:text}`positive_rate:.1%`.
 
 # %%
 results = {name: book_fit(name, data) for name in ("wdl", "din")}
@@ -276,7 +282,8 @@ plt.show()
 # the data allows. Target attention does not help here, because what matters is not *which*
 # behaviours resemble the target but *where* they sit in the sequence. Both models are even
 # below the ceiling: the ceiling is what a *perfect* order-blind predictor would reach, and the
-# count signal it relies on is weak and easily drowned by the noise of 20,000 samples.
+# count signal it relies on is weak and easily drowned by the noise of
+# {glue:text}`n_train:,` samples.
 #
 # ## What DIN's attention looks like
 #
@@ -347,9 +354,10 @@ assert abs(w_last - w_earlier) < 0.25 * w_earlier  # ... but not the most recent
 #
 # ## A DIN with time features is no longer order-blind
 #
-# DIN as published has no notion of position, but nothing stops us from adding one: concatenate
-# to each behaviour an embedding of its **time gap** bucket ($t_\text{request} - t_\text{behaviour}$,
-# Chapter 4 explains the buckets), and to the target the bucket "now". The weight $w_i$ then
+# DIN as published has no notion of position, but nothing stops us from adding one:
+# concatenate to each behaviour an embedding of its **time gap** bucket
+# ($t_\text{request} - t_\text{behaviour}$, Chapter 4 explains the buckets), and to the target
+# the bucket "now". The weight $w_i$ then
 # depends on *when* behaviour $i$ happened, and the argument above breaks. `shuffle_history`
 # keeps the time buckets in their slots while moving items, so the scores of such a DIN change
 # (shown here untrained; Chapter 4 trains it):
@@ -426,7 +434,8 @@ w_last, e_last = a["weights"][0, length - 1], a["hist"][0, length - 1]
 print("pooled vector changed:", not torch.allclose(a["pooled"], b["pooled"]))
 print("change equals w_last * e_last:",
       torch.allclose(b["pooled"] - a["pooled"], w_last * e_last, atol=1e-5))
-print(f"P(click): {torch.sigmoid(a['logits']).item():.3f} -> {torch.sigmoid(b['logits']).item():.3f}")
+p_a, p_b = torch.sigmoid(a["logits"]).item(), torch.sigmoid(b["logits"]).item()
+print(f"P(click): {p_a:.3f} -> {p_b:.3f}")
 
 # %% [markdown] tags=["solution"]
 # :::{admonition} Solution
@@ -449,12 +458,13 @@ print(f"P(click): {torch.sigmoid(a['logits']).item():.3f} -> {torch.sigmoid(b['l
 # :::{admonition} Solution
 # :class: dropdown
 # (a) *Estimation*: the ceiling is reached by the exact Bayes-optimal order-blind predictor;
-# DIN must learn from 20,000 noisy labels a weak, non-linear function of how often the target
-# category occurs, next to 1,000 user-id embeddings that invite memorising. (b) *Optimisation
+# DIN must learn from {glue:text}`n_train:,` noisy labels a weak, non-linear function of how
+# often the target category occurs, next to {glue:text}`n_users:,` user-id embeddings that
+# invite memorising. (b) *Optimisation
 # and capacity*: early stopping on a noisy validation AUC may stop before the weak signal is
 # learnt, and the architecture must represent "count of the target's category" through
 # unnormalised weights. Experiment: train on more data (e.g. `make_synthetic(n_train=200_000)`)
 # and watch whether the gap to the ceiling closes (then (a) dominates); or remove `user_id` and
 # check whether the AUC rises (memorisation); or fit a simple logistic regression on the count
-# feature alone to see what a perfectly specified model gets from the same 20,000 samples.
+# feature alone to see what a perfectly specified model gets from the same samples.
 # :::

@@ -52,6 +52,11 @@ from bst_teach.viz.time_plots import (bucket_edges, gap_bucket_figures, occupanc
                                       plot_two_histories, recent_mask)
 from bst_teach.viz.widgets import precomputed_grid
 
+
+def glue_number(name, value):
+    """Glue a number for the prose, as a plain int or float (myst-nb formats only those)."""
+    glue(name, int(value) if isinstance(value, (int, np.integer)) else float(value), display=False)
+
 # %% [markdown]
 # ## Same order, different story
 #
@@ -99,8 +104,8 @@ plt.show()
 # That is left to us.
 
 # %%
-glue("p_a", p[0], display=False)
-glue("p_b", p[1], display=False)
+glue("p_a", float(p[0]), display=False)
+glue("p_b", float(p[1]), display=False)
 
 # %% [markdown]
 # ## A number of seconds cannot be embedded directly
@@ -129,7 +134,7 @@ for key, value in {"max_gap_days": max_gap / DAY, "n_values": len(values),
                    "once": 100 * (counts == 1).mean(), "unseen": 100 * unseen.mean(),
                    "second_params": (max_gap + 1) * pos_dim,
                    "calendar_params": n_time_buckets("calendar") * pos_dim}.items():
-    glue(key, value, display=False)
+    glue_number(key, value)
 
 # %% [markdown]
 # The longest gap is {glue:text}`max_gap_days:.0f` days, so a table with one row per second would
@@ -150,11 +155,12 @@ for key, value in {"max_gap_days": max_gap / DAY, "n_values": len(values),
 # - **calendar**: under an hour, a day, 3 days, a week, 2 weeks, a month, 3 months, 6 months, a
 #   year, and older; edges a person would choose;
 # - **log**: doubling widths in minutes (under 1 minute, under 2, 4, 8, ...), open above
-#   $2^{14}$ minutes (about 11 days); fine resolution where gaps are short.
+#   $2^{14}$ minutes ({glue:text}`log_top_days:.1f` days); fine resolution where gaps are short.
 #
 # Each edge is an *exclusive* upper bound: a gap of exactly one hour is in "< 1 day".
 
 # %%
+glue("log_top_days", float(bucket_edges("log")[-1] / DAY), display=False)
 for scheme in ("calendar", "log"):
     print(f"{scheme}: {n_time_buckets(scheme)} indices:", bucket_labels(scheme))
 example = np.array([[0, 59, 60 * MINUTE, 2 * HOUR, 3 * DAY, 40 * DAY, 0]], dtype=float)
@@ -186,9 +192,9 @@ plt.show()
 
 # %%
 cal, log = occupancy(train_gaps, "calendar"), occupancy(train_gaps, "log")
-glue("cal_hour", 100 * cal.iloc[0], display=False)
-glue("log_max", 100 * log.max(), display=False)
-glue("log_top", 100 * log.iloc[-1], display=False)
+glue("cal_hour", float(100 * cal.iloc[0]), display=False)
+glue("log_max", float(100 * log.max()), display=False)
+glue("log_top", float(100 * log.iloc[-1]), display=False)
 glue("n_empty", int((cal == 0).sum()), display=False)
 print(f"calendar: {cal.iloc[0]:.1%} of gaps under an hour; empty buckets: {list(cal.index[cal == 0])}")
 print(f"log: fullest bucket {log.idxmax()} with {log.max():.1%}; open top bucket {log.iloc[-1]:.1%}")
@@ -197,10 +203,10 @@ assert cal.iloc[0] > 0.8 and log.max() < 0.3
 # %% [markdown]
 # MovieLens timestamps are the moments ratings were *entered*, and people rate many movies in one
 # sitting: {glue:text}`cal_hour:.0f` % of gaps are under an hour, so the calendar scheme puts
-# almost everything into its first bucket and leaves {glue:text}`n_empty` buckets empty (the data
-# span about seven months). The log scheme spreads the same gaps over minutes: its fullest bucket
-# holds {glue:text}`log_max:.0f` %, and everything older than about 11 days shares the open top
-# bucket ({glue:text}`log_top:.1f` %). Neither is right in general; the edges should follow the
+# almost everything into its first bucket and leaves {glue:text}`n_empty` buckets empty (no gap
+# exceeds {glue:text}`max_gap_days:.0f` days). The log scheme spreads the same gaps over minutes:
+# its fullest bucket holds {glue:text}`log_max:.0f` %, and everything older than
+# {glue:text}`log_top_days:.1f` days shares the open top bucket ({glue:text}`log_top:.1f` %). Neither is right in general; the edges should follow the
 # gaps your data has, which is exactly what this picture is for. Shorter histories shift the mass
 # further towards short gaps.
 #
@@ -228,9 +234,9 @@ assert cal.iloc[0] > 0.8 and log.max() < 0.3
 # :::{admonition} A smaller configuration, to fit the page's time budget
 # :class: note
 # Training six models on the canonical data takes minutes, so this section uses the same task
-# with histories of at most **10** behaviours (`make_synthetic(max_len=10)`, the same 20,000 /
-# 5,000 / 5,000 samples) and at most **10 epochs** (the book's other settings unchanged), one
-# seed. The full-size comparison, several seeds, comes from `python bench/auc_table.py` (DIN, DIN
+# with histories of at most **10** behaviours (`make_synthetic(max_len=10)`, the same numbers of
+# training, validation and test samples) and at most **10 epochs** (the book's other settings
+# unchanged), one seed. The full-size comparison, several seeds, comes from `python bench/auc_table.py` (DIN, DIN
 # with time, BST) and from `python -m bst_teach train --position time` (and `none`, `index`).
 # :::
 
@@ -290,7 +296,7 @@ for key, value in {**{k.replace(" ", "_").replace("+", "plus"): v for k, v in au
                    "ceiling": ceiling, "recency_only": recency_only, "bayes": bayes,
                    "same_bucket": 100 * same_bucket, "ml_spread": ml_spread,
                    "ml_min": min(ml_auc.values()), "ml_max": max(ml_auc.values())}.items():
-    glue(key, value, display=False)
+    glue_number(key, value)
 print(f"last two behaviours in the same calendar bucket: {same_bucket:.1%} of test samples")
 print(f"MovieLens: all four position choices within {ml_spread:.3f} AUC")
 

@@ -84,7 +84,7 @@ _QUERY = ["comedy", "horror", "action", "drama", "western", "thriller", "drama"]
 
 
 def check_encode(encode) -> str:
-    """Runs ``encode(train_values, values)`` and compares with :class:`~bst_teach.features.Vocabulary`."""
+    """Runs ``encode(train_values, values)``, compares with ``Vocabulary`` (features.py)."""
     out = _call(encode, list(_TRAIN), list(_QUERY))
     out = np.asarray(out)
     expected = Vocabulary.fit(_TRAIN).encode(_QUERY)

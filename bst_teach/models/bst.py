@@ -73,8 +73,8 @@ class TokenNorm(nn.Module):
 class MultiHeadSelfAttention(nn.Module):
     """x (B, T, D), key_mask (B, T) True = may be attended to -> (B, T, D) [, weights (B, H, T, T)].
 
-    ``last_only=True`` computes the output of the last token (the target) only -> (B, 1, D): keys and
-    values of every token, the query of the last one.  Its row is the same as in the full output.
+    ``last_only=True`` computes the output of the last token (the target) only -> (B, 1, D): keys
+    and values of every token, the query of the last one.  That row equals the full output's.
     """
 
     def __init__(self, dim: int, heads: int):
@@ -85,8 +85,9 @@ class MultiHeadSelfAttention(nn.Module):
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, n * D) -> (n, B, H, T, D / H): n projections, each cut into H heads."""
-        B, T, nD = x.shape
-        return x.view(B, T, -1, self.heads, self.out.in_features // self.heads).permute(2, 0, 3, 1, 4)
+        B, T, _ = x.shape
+        head_dim = self.out.in_features // self.heads
+        return x.view(B, T, -1, self.heads, head_dim).permute(2, 0, 3, 1, 4)
 
     def forward(self, x, key_mask, return_attention: bool = False, last_only: bool = False):
         B, T, D = x.shape
@@ -114,7 +115,8 @@ class EncoderBlock(nn.Module):
     ``last_only=True``: only the last token's output, (B, 1, D).  Everything after the attention
     (residual, dropout, LayerNorm, feed-forward) acts on each token alone, so that row equals the
     full block's last row.  Dropout masks are still drawn for all T tokens and sliced, so the random
-    stream, and with it every seeded training run, is the same as the full computation's.
+    stream is the full computation's and a seeded training run follows the same path (up to
+    floating-point rounding).
     """
 
     def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float, norm: str):

@@ -29,7 +29,8 @@ def real_slots(batch: dict[str, torch.Tensor], i: int) -> list[int]:
     return [int(s) for s in np.flatnonzero(mask)] + [len(mask)]
 
 
-def token_labels(batch: dict[str, torch.Tensor], i: int, time_scheme: str = "calendar") -> list[str]:
+def token_labels(batch: dict[str, torch.Tensor], i: int,
+                 time_scheme: str = "calendar") -> list[str]:
     """One label per real token of sample i: the category and time bucket of each behaviour
     (``"c3 | < 1 day"``; categories numbered from 0 as in the planted rule) and ``"target c3"``."""
     names = bucket_labels(time_scheme)

@@ -90,8 +90,8 @@ def plot_depth_results(runs: pd.DataFrame, paper: dict[int, float], ours_label: 
             alpha=0.25, width=0.6)
     sns.stripplot(data=runs, x="blocks", y="test_auc", hue="blocks", palette=palette, order=order,
                   size=8, jitter=0.12, legend=False, ax=ax2)
-    for i, b in enumerate(order):
-        ax2.text(i + 0.32, means[b], f"{means[b]:.3f}", ha="right", va="bottom", fontsize=9)
+    ax2.set_xticks(range(len(order)))
+    ax2.set_xticklabels([f"{b}\nmean {means[b]:.3f}" for b in order])
     ax2.set(xlabel="encoder blocks", ylabel="test AUC", title=ours_label)
     y = runs["test_auc"]
     ax2.set_ylim(y.min() - 0.05, min(1.0, y.max() + 0.03))
@@ -156,8 +156,8 @@ def plot_model_results(runs: pd.DataFrame, order: list[str], title: str):
            alpha=0.25, width=0.6)
     sns.stripplot(data=runs, x="model", y="test_auc", hue="model", palette=palette, order=order,
                   size=8, jitter=0.12, legend=False, ax=ax)
-    for i, m in enumerate(order):
-        ax.text(i + 0.32, means[m], f"{means[m]:.3f}", ha="right", va="bottom", fontsize=9)
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([f"{m}\nmean {means[m]:.3f}" for m in order])
     y = runs["test_auc"]
     span = max(y.max() - y.min(), 0.01)
     ax.set_ylim(y.min() - 1.5 * span, y.max() + 0.8 * span)

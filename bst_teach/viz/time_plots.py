@@ -178,7 +178,8 @@ def plot_position_ablation(results: pd.DataFrame, references: dict[str, dict[str
         for ref, value in ((references or {}).get(name) or {}).items():
             ax.axhline(value, color="0.3", ls=next(styles), lw=1)
             ax.text(len(models) - 0.5, value, f"{ref} {value:.3f}", ha="right", va="bottom",
-                    fontsize=8, color="0.25")
+                    fontsize=8, color="0.25", zorder=4,
+                    bbox=dict(fc="white", ec="none", alpha=0.85, pad=1))
             hi = max(hi, value + 0.03)
         ax.set_ylim(lo, hi)
         ax.set_xticks(x, models, rotation=30, ha="right", fontsize=9)
