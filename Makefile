@@ -6,7 +6,6 @@ STAMP   := .venv/.installed
 SHARED_ML100K := $(abspath ../shared/data/ml-100k)
 # Point tests and the book at the shared MovieLens-100K copy when it exists (never copied here).
 export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML100K),)
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: book site test venv browser serve clean student notebook

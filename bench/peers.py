@@ -48,14 +48,20 @@ MISMATCHES = {
         "nn.TransformerEncoderLayer's default 2048 applies.  The adapter rebuilds the encoder with "
         "the same arguments and dim_feedforward = 4 * D = 128 to match ours ('matched FFN'); the "
         "'as shipped' variant keeps 2048.",
+        "Attention dropout: nn.TransformerEncoderLayer applies its dropout also to the attention "
+        "weights.  Besides being absent from the paper and from ours, that forces PyTorch's "
+        "scaled-dot-product attention off its fused CPU kernel onto the 'math' path, which builds "
+        "the (B, H, T, T) weight matrix and draws a (B, H, T, T) dropout mask: most of the peer's "
+        "training time at L = 200 (profiled).  The matched variant sets self_attn.dropout = 0; "
+        "'as shipped' keeps it.  Dropout inside its feed-forward (after the activation) stays in "
+        "both; ours has none there.",
         "Prediction MLP: torch-rechub's MLP always puts BatchNorm1d after each Linear (ours has no "
         "norm there); activation set to LeakyReLU like ours; its output Linear(64, 1) as ours.",
         "MLP input: torch-rechub concatenates the target-slot output, the target's own embeddings "
         "and the other features (32 + 32 + 8F); ours the other features and the target-slot output "
         "(8F + 32).",
         "Embedding initialisation: torch-rechub N(0, 1e-4) (its default, kept); ours PyTorch's "
-        "N(0, 1).  Attention dropout: nn.TransformerEncoderLayer also applies dropout to the "
-        "attention weights and inside the feed-forward; ours only on the two residual branches.",
+        "N(0, 1).",
         "Output: a probability (sigmoid inside the model); trained with BCE on it, as torch-rechub's "
         "trainer does; the adapter's forward returns logit(p) for bst_teach.train.",
     ],
@@ -151,10 +157,14 @@ class RechubBST(PeerAdapter):
                         nhead=s["heads"], dropout=s["bst_dropout"], num_layers=s["blocks"],
                         max_seq_len=max_len + 1)
         self.ffn = ffn or self.core.transformer_layers.layers[0].linear1.out_features
-        if ffn is not None:  # same arguments as torch-rechub's, but dim_feedforward given
+        self.matched = ffn is not None
+        if self.matched:  # same arguments as torch-rechub's, but dim_feedforward given ...
             layer = nn.TransformerEncoderLayer(d_model=d, nhead=s["heads"], dim_feedforward=ffn,
                                                dropout=s["bst_dropout"], activation=nn.LeakyReLU(),
                                                batch_first=True)
+            # ... and no dropout on the attention weights, as in the paper and in ours (dropout
+            # stays on the two residual branches and inside the feed-forward).
+            layer.self_attn.dropout = 0.0
             self.core.transformer_layers = nn.TransformerEncoder(layer, num_layers=s["blocks"],
                                                                  enable_nested_tensor=False)
         self.label = f"torch-rechub BST (FFN {self.ffn})"

@@ -67,8 +67,8 @@ MODELS = {
     "din": ("ours DIN", "din"),
     "bst": ("ours BST", "bst"),
     "bst_full": ("ours BST, full last block (before)", "bst"),
-    "rechub_bst": ("torch-rechub BST, FFN 128 (matched)", "bst"),
-    "rechub_bst_shipped": ("torch-rechub BST, FFN 2048 (as shipped)", "bst"),
+    "rechub_bst": ("torch-rechub BST, matched (FFN 128, no attention dropout)", "bst"),
+    "rechub_bst_shipped": ("torch-rechub BST as shipped (FFN 2048)", "bst"),
     "rechub_din": ("torch-rechub DIN", "din"),
     "deepctr_din": ("deepctr-torch DIN", "din"),
     # quality only: our BST with its embeddings initialised like torch-rechub's (a diagnosis)

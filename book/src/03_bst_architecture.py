@@ -335,7 +335,8 @@ plt.show()
 # %%
 val = [h["val_auc"] for h in results["BST"].history]
 assert val[2] > ceiling and max(val[2:10]) - min(val[2:10]) < 0.05  # above the ceiling, a plateau
-assert val[-1] > val[len(val) // 2] + 0.05  # still climbing in the second half
+assert max(val[10:]) > max(val[2:10]) + 0.03  # climbs again after the plateau
+assert results["BST"].best_epoch >= len(val) - 2  # and is still rising at the end
 paper = {"DIN": 0.7866, "BST": 0.7894}  # offline AUC on Taobao, the paper's Table 4 (1 block)
 glue("paper_din", paper["DIN"], display=False)
 glue("paper_bst", paper["BST"], display=False)

@@ -257,9 +257,9 @@ print(f"order-blind ceiling {ceiling:.3f} | true rule without its trend part {re
       f"| Bayes {bayes:.3f}")
 
 # %% [markdown]
-# The ablation on MovieLens: BST with the four position choices, histories of 10 ratings and two
-# epochs (MovieLens models stop improving after a few epochs; Chapter 8 trains the full-size
-# ones).
+# The ablation on MovieLens: BST with the four position choices, histories of 10 ratings and only
+# two epochs, which is enough to compare the four with each other under one budget but not to
+# train them fully (Chapter 8 trains the full-size models).
 
 # %%
 ml10 = build_dataset(raw, max_len=10)
