@@ -76,7 +76,7 @@ class PageVisit:
         self.page.wait_for_timeout(300)
 
     def _block(self, route):
-        if route.request.url.startswith("data:"):
+        if route.request.url.startswith(("data:", "blob:http://127.0.0.1")):  # made in the page
             return route.continue_()
         self.external.append(route.request.url)
         return route.abort()

@@ -34,7 +34,28 @@ FILES = {
     ("mathjax", "es5/a11y"): "mathjax/a11y",
     ("mathjax", "es5/adaptors"): "mathjax/adaptors",
 }
-SKIP = (".map", ".LICENSE.txt")  # source maps and licence banners are not needed to render
+SKIP = (".map", ".LICENSE.txt")
+FONTS = (".woff2", ".woff", ".ttf", ".eot", ".svg")
+# html-manager 1.0 typesets widget labels with the MathJax 2 API (MathJax.Hub.Queue); MathJax 3
+# has no Hub, so every object assigned to window.MathJax gets a small Hub whose Queue typesets
+# with MathJax 3 (this script loads before MathJax itself).
+MATHJAX_HUB_SHIM = """(function () {
+  var hub = {Queue: function () {
+    var mj = window.MathJax;
+    if (mj && mj.typesetPromise) { return mj.typesetPromise(); }
+  }};
+  var current = {};
+  Object.defineProperty(window, "MathJax", {
+    configurable: true,
+    get: function () { return current; },
+    set: function (value) {
+      current = value;
+      if (value && !value.Hub) { try { value.Hub = hub; } catch (e) {} }
+    }
+  });
+  window.MathJax = {};
+})();
+"""  # source maps and licence banners are not needed to render
 
 
 def _fetch(name: str, version: str, dest: Path) -> Path:
@@ -74,7 +95,18 @@ def prepare(app: Sphinx) -> None:
     static = cache / "static"
     for (name, inner), target in FILES.items():
         _copy(packages[name] / inner, static / "offline" / target)
+    (static / "offline" / "mathjax-hub-shim.js").write_text(MATHJAX_HUB_SHIM)
     app.config.html_static_path.append(str(static))
+    # html-manager asks for its FontAwesome fonts relative to the *page* (book/...), not to its
+    # script: copy them there too, through html_extra_path (copied to the site's root).
+    extra = cache / "extra"
+    fonts = extra / "book" / "@jupyter-widgets" / "html-manager" / "dist"
+    fonts.mkdir(parents=True, exist_ok=True)
+    for font in (packages["@jupyter-widgets/html-manager"] / "dist").iterdir():
+        if font.suffix in FONTS:
+            shutil.copy2(font, fonts / font.name)
+    app.config.html_extra_path.append(str(extra))
+    app.add_js_file("offline/mathjax-hub-shim.js", priority=100)
 
 
 def setup(app: Sphinx) -> dict:

@@ -126,14 +126,15 @@ STYLE = {"wdl": ("C0", "-", "o"), "din": ("C1", "-", "o"), "bst": ("C2", "-", "o
          "bst_full": ("C2", ":", "o"), "rechub_bst": ("C3", "--", "s"),
          "rechub_bst_shipped": ("C3", ":", "s"), "rechub_din": ("C4", "--", "s"),
          "deepctr_din": ("C5", "--", "^")}
-fig, ax = plt.subplots(figsize=(7, 4.2))
+fig, ax = plt.subplots(figsize=(9.5, 4.2))
 for model, rows in train.groupby("model", sort=False):
     color, ls, marker = STYLE[model]
     ax.plot(rows["L"], rows["samples_per_s"], ls, color=color, marker=marker, label=LABELS[model])
 log_axes(ax, sorted(train["L"].unique()))
 ax.set(xlabel="history length L", ylabel="training samples / s",
        title="Training throughput (batch 256; solid: ours, dashed: peers)")
-ax.legend(fontsize=8, loc="lower left")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -251,7 +252,7 @@ print("latency of one pass over 100 candidates (milliseconds)")
 display(both)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4.2))
+fig, ax = plt.subplots(figsize=(9.5, 4.2))
 for model, rows in serve.groupby("model", sort=False):
     color, ls, marker = STYLE[model]
     ax.plot(rows["L"], rows["p50_ms"], ls, color=color, marker=marker, label=LABELS[model])
@@ -262,7 +263,8 @@ ax.plot(Ls, base * (Ls / Ls[-2]) ** 2, color="grey", lw=0.8, label="slope 2 (for
 log_axes(ax, list(Ls))
 ax.set(xlabel="history length L", ylabel="ms per 100 candidates",
        title="Serving latency: p50 (line) to p95 (band)")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+fig.tight_layout()
 plt.show()
 
 # %%
