@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..models.bst import EncoderBlock
-from . import ExerciseError, passed
+from . import ExerciseError, call_student, passed
 
 
 def reference_attention(q, k, v, key_mask):
@@ -50,16 +50,6 @@ def _softmax_attention(q, k, v, allowed, scale=True, fill=float("-inf"), dim=-1)
     return scores.softmax(dim).nan_to_num() @ v
 
 
-def _call(fn, *args):
-    try:
-        out = fn(*args)
-    except Exception as err:  # report any crash as a hint, not a traceback
-        raise ExerciseError(f"your function raised {type(err).__name__}: {err}") from err
-    if not isinstance(out, torch.Tensor):
-        raise ExerciseError(f"return a torch.Tensor, got {type(out).__name__}")
-    return out
-
-
 def _close(a, b) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
@@ -68,7 +58,7 @@ def check_attention(attention) -> str:
     """Compare ``attention(q, k, v, key_mask)`` with the reference; name the usual mistakes."""
     q, k, v, key_mask = _attention_inputs()
     expected = reference_attention(q, k, v, key_mask)
-    out = _call(attention, q.clone(), k.clone(), v.clone(), key_mask.clone())
+    out = call_student(attention, q.clone(), k.clone(), v.clone(), key_mask.clone())
     if out.shape != expected.shape:
         raise ExerciseError(f"wrong shape: got {tuple(out.shape)}, expected {tuple(expected.shape)} "
                             "= (B, H, T, d), one output vector per query token and head")
@@ -81,7 +71,7 @@ def check_attention(attention) -> str:
         # also: changing what sits in padded slots must not change the output
         v2 = v.masked_fill(~key_mask[:, None, :, None], 100.0)
         k2 = k.masked_fill(~key_mask[:, None, :, None], -7.0)
-        again = _call(attention, q.clone(), k2, v2, key_mask.clone())
+        again = call_student(attention, q.clone(), k2, v2, key_mask.clone())
         if not _close(again, reference_attention(q, k2, v2, key_mask)):
             raise ExerciseError("correct on one input, but the output changes when the padded keys "
                                 "or values change: padded slots must get exactly zero weight")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import ExerciseError, passed
+from . import ExerciseError, call_student, passed
 
 EPS = 1e-5
 
@@ -40,16 +40,6 @@ def _inputs(seed: int = 0):
     return x, mask
 
 
-def _call(fn, *args):
-    try:
-        out = fn(*args)
-    except Exception as err:  # report any crash as a hint, not a traceback
-        raise ExerciseError(f"your function raised {type(err).__name__}: {err}") from err
-    if not isinstance(out, torch.Tensor):
-        raise ExerciseError(f"return a torch.Tensor, got {type(out).__name__}")
-    return out
-
-
 def _close(a, b) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-4, rtol=1e-4)
 
@@ -57,7 +47,7 @@ def _close(a, b) -> bool:
 def check_layer_norm(layer_norm) -> str:
     """``layer_norm(x, eps)`` with x (B, T, D) -> (B, T, D), compared with ``F.layer_norm``."""
     x, _ = _inputs()
-    out = _call(layer_norm, x.clone(), EPS)
+    out = call_student(layer_norm, x.clone(), EPS)
     if out.shape != x.shape:
         raise ExerciseError(f"the output must keep the input's shape {tuple(x.shape)}, "
                             f"got {tuple(out.shape)}")
@@ -94,7 +84,7 @@ def check_masked_batch_norm(masked_batch_norm) -> str:
     Only the outputs at real tokens are checked; what you put at padding does not matter.
     """
     x, mask = _inputs(1)
-    out = _call(masked_batch_norm, x.clone(), mask.clone(), EPS)
+    out = call_student(masked_batch_norm, x.clone(), mask.clone(), EPS)
     if out.shape != x.shape:
         raise ExerciseError(f"the output must keep the input's shape {tuple(x.shape)}, "
                             f"got {tuple(out.shape)}")
@@ -106,7 +96,7 @@ def check_masked_batch_norm(masked_batch_norm) -> str:
                                         generator=torch.Generator().manual_seed(2))
         x2 = torch.cat([x2, torch.full((x.shape[0], 5, x.shape[-1]), 7.0)], dim=1)
         mask2 = torch.cat([mask, torch.zeros(x.shape[0], 5, dtype=torch.bool)], dim=1)
-        out2 = _call(masked_batch_norm, x2, mask2, EPS)
+        out2 = call_student(masked_batch_norm, x2, mask2, EPS)
         if not _close(out2[mask2], expected[mask]):
             raise ExerciseError("right on this batch, but changing or adding padding changed the "
                                 "outputs at real tokens: the padded values must not enter the "
