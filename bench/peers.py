@@ -32,7 +32,7 @@ SETTINGS = {
     "bst_dropout": 0.1, "din_dropout": 0.2,  # our BSTConfig / DINConfig defaults
     "hidden": (128, 64),  # prediction MLP
     "attention_hidden": (64, 32),  # DIN's local activation unit
-    "optimizer": "Adam(lr=3e-3)",
+    "optimizer": "Adam(lr=1e-3)",
 }
 
 MISMATCHES = {

@@ -54,6 +54,7 @@ from peers import MISMATCHES, SETTINGS, batch_independent, build_peer  # noqa: E
 
 from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
 from bst_teach.models import build_model  # noqa: E402
+from bst_teach.train import TrainConfig  # noqa: E402
 
 B = SETTINGS["batch_size"]
 N_CANDIDATES = 100
@@ -71,12 +72,13 @@ MODELS = {
     "rechub_bst_shipped": ("torch-rechub BST as shipped (FFN 2048)", "bst"),
     "rechub_din": ("torch-rechub DIN", "din"),
     "deepctr_din": ("deepctr-torch DIN", "din"),
-    # quality only: our BST with its embeddings initialised like torch-rechub's (a diagnosis)
-    "bst_small_init": ("ours BST, embeddings N(0, 1e-4) (diagnosis)", "bst"),
+    # quality only: our BST with PyTorch's default N(0, 1) embeddings, as it was before
+    # bst_teach.models.layers.embedding started them at N(0, 0.01^2) (the "before" row)
+    "bst_default_init": ("ours BST, embeddings N(0, 1) (before)", "bst"),
 }
 TRAIN_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst", "rechub_bst_shipped", "rechub_din",
                 "deepctr_din"]
-QUALITY_MODELS = ["bst", "rechub_bst", "bst_small_init"]
+QUALITY_MODELS = ["bst", "rechub_bst", "bst_default_init"]
 SERVE_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst"]
 # Ratios reported: (ours, peer)
 RATIOS = [("bst", "rechub_bst"), ("bst", "rechub_bst_shipped"), ("bst_full", "rechub_bst"),
@@ -145,14 +147,14 @@ class Runner:
             m = build_model("din", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
                             attention_hidden=s["attention_hidden"], hidden=s["hidden"],
                             dropout=s["din_dropout"])
-        elif key in ("bst", "bst_full", "bst_small_init"):
+        elif key in ("bst", "bst_full", "bst_default_init"):
             m = build_model("bst", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
                             pos_dim=s["pos_dim"], blocks=s["blocks"], heads=s["heads"],
                             ffn_mult=s["ffn_mult"], dropout=s["bst_dropout"], hidden=s["hidden"])
             m.target_only_last_block = key != "bst_full"
-            if key == "bst_small_init":  # torch-rechub's RandomNormal(0, 1e-4), padding row zero
+            if key == "bst_default_init":  # nn.Embedding's own N(0, 1), padding row zero
                 for e in (mod for mod in m.modules() if isinstance(mod, torch.nn.Embedding)):
-                    torch.nn.init.normal_(e.weight, 0.0, 1e-4)
+                    torch.nn.init.normal_(e.weight, 0.0, 1.0)
                     torch.nn.init.zeros_(e.weight[e.padding_idx])
         elif key == "rechub_bst":
             m = build_peer("rechub_bst", schema, max_len, ffn=s["ffn_mult"] * 32)
@@ -178,7 +180,7 @@ class Runner:
 
 
 def make_step(runner: Runner):
-    opt = torch.optim.Adam(runner.model.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(runner.model.parameters(), lr=TrainConfig.lr)
     runner.model.train()
 
     def step(x, y):
@@ -378,7 +380,7 @@ def memory_rows(rows_wanted, jobs: int, log) -> list[dict]:
 def quality(seeds, epochs: int, log) -> dict:
     from bst_teach.data import build_dataset, load_movielens
     from bst_teach.data.errors import DataError
-    from bst_teach.train import TrainConfig, set_seed, train
+    from bst_teach.train import set_seed, train
 
     shared = HERE.parent.parent / "shared" / "data" / "ml-100k"
     if "BST_TEACH_ML100K" not in os.environ and (shared / "u.data").is_file():
@@ -411,7 +413,7 @@ def quality(seeds, epochs: int, log) -> dict:
     return {"data": "MovieLens-100K, build_dataset(max_len=20): chronological 80/10/10 split, "
                     "rating >= 4 positive", "samples": {s: len(getattr(data, s)) for s in
                                                        ("train", "val", "test")},
-            "epochs": epochs, "seeds": list(seeds), "batch_size": 256, "lr": 3e-3,
+            "epochs": epochs, "seeds": list(seeds), "batch_size": 256, "lr": TrainConfig.lr,
             "selection": "weights of the best validation epoch (bst_teach.train.train)",
             "runs": rows, "summary": summary}
 

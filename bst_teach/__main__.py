@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_int, default=20)
     t.add_argument("--patience", type=_positive_int, default=4, help="early-stopping patience (epochs)")
     t.add_argument("--batch-size", type=_positive_int, default=256)
-    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation and shuffling")
     t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data set")
     t.add_argument("--blocks", type=_positive_int, default=1, help="BST encoder blocks")

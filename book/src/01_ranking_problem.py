@@ -264,8 +264,10 @@ assert unseen_user > 0.8 and unseen_item < 0.05
 # saw, while only {glue:text}`unseen_item:.1%` have an unseen movie. The reason is how
 # MovieLens was collected: {glue:text}`one_day:.1%` of the users did all their rating within a
 # single day, so the users of the last weeks are mostly newcomers. For them the `user_id`
-# embedding is the OOV row, which no training sample ever used, so it is still its random
-# initial vector. What the model knows about such a user is their profile and, above all, their
+# embedding is the OOV row, which no training sample ever used, so it still holds its random
+# initial vector. (That is why our user / item / context tables start small, N(0, 0.01²), rather
+# than at PyTorch's N(0, 1): the untrained row is then close to zero instead of a large random
+# signal; see `bst_teach.models.layers.OtherFeatures`.) What the model knows about such a user is their profile and, above all, their
 # **history**: the behaviours of the last minutes are the best description of a new user. This
 # is why the behaviour sequence matters, and why the rest of the book is about reading it well.
 #
@@ -380,11 +382,12 @@ popularity_auc = roc_auc_score(ml.test.label, item_rate[ml.test.target_item])
 print(f"item positive rate: test AUC {popularity_auc:.3f}")
 print(f"embedding + MLP:    test AUC {wdl_auc:.3f}")
 glue("popularity_auc", float(popularity_auc), display=False)
-assert wdl_auc < popularity_auc  # the deep model does not beat the one-liner
+glue("wdl_vs_popularity", float(wdl_auc - popularity_auc), display=False)
+assert abs(wdl_auc - popularity_auc) < 0.015  # the deep model is level with the one-liner
 
 # %% [markdown]
 # The one-line baseline scores {glue:text}`popularity_auc:.3f`: the trained embedding + MLP
-# model does **not** beat it. Whether a movie is liked depends mostly on the movie, and the
+# model is merely **level** with it ({glue:text}`wdl_vs_popularity:+.3f`). Whether a movie is liked depends mostly on the movie, and the
 # movie's average verdict is the strongest single signal in this small data set; the deep model
 # must learn the same thing through embeddings, with a user id that is unknown for most test
 # samples and a history it can only average. Keep this number in mind: beating a well-chosen
@@ -505,7 +508,9 @@ for w in caught:
 # :class: dropdown
 # Every new user gets the same random vector, which the MLP never learned to interpret: it adds
 # a fixed, arbitrary shift to the MLP input of every new user's samples, on top of the profile
-# and the history. Ways out: (a) give the OOV row training signal, by mapping rare ids (seen
+# and the history. (Our tables start at N(0, 0.01²), so the shift is small; with PyTorch's
+# default N(0, 1) it is as large as a trained embedding, and on MovieLens the test AUC was
+# visibly lower: `bench/run.py` measures both.) Ways out: (a) give the OOV row training signal, by mapping rare ids (seen
 # fewer than k times) to OOV when fitting the vocabulary, or by replacing a random few percent of
 # training ids with OOV ("id dropout"), so the row learns "a user we know nothing about";
 # (b) drop `user_id` altogether (`build_dataset(..., use_user_id=False)`) and let the profile and

@@ -295,17 +295,25 @@ plt.show()
 din = results["din"].model.eval()
 is_case = ((last == raw["target_cat"]) & (gap < DAY) & (count >= 3) & (lengths >= 10)
            & (raw["target_cat"] != (2 * last - previous) % C))  # only the recency rule
-i = int(np.flatnonzero(is_case)[0])
-one = {k: v[i:i + 1] for k, v in test.items()}
-one_shuffled = shuffle_history(one, seed=3)
+
+
+def true_p_shuffled(i, shuffled):
+    """The true click probability of sample i with the shuffled order (same times, categories moved)."""
+    return 1 / (1 + np.exp(-click_logit(
+        shuffled["hist_cat"].numpy() - 2, raw["hist_gap"][i:i + 1], lengths[i:i + 1],
+        raw["target_cat"][i:i + 1], raw["gender"][i:i + 1], raw["position"][i:i + 1],
+        data.info["n_categories"])))[0]
+
+
+for i in map(int, np.flatnonzero(is_case)):  # the first case whose shuffle moves the match away
+    one = {k: v[i:i + 1] for k, v in test.items()}
+    one_shuffled = shuffle_history(one, seed=3)
+    p_true_shuffled = true_p_shuffled(i, one_shuffled)
+    if p_true[i] - p_true_shuffled > 0.3:
+        break
 with torch.no_grad():
     logit, w = din(one, return_attention=True)
     logit_s, w_s = din(one_shuffled, return_attention=True)
-# the true click probability of the shuffled order (same times, categories moved)
-shuffled_cats = one_shuffled["hist_cat"].numpy() - 2
-p_true_shuffled = 1 / (1 + np.exp(-click_logit(
-    shuffled_cats, raw["hist_gap"][i:i + 1], lengths[i:i + 1], raw["target_cat"][i:i + 1],
-    raw["gender"][i:i + 1], raw["position"][i:i + 1], data.info["n_categories"])))[0]
 ymax = 1.15 * float(w.max())
 fig, axes = plt.subplots(2, 1, figsize=(8, 5))
 plot_din_weights(w, one, 0, ax=axes[0], ymax=ymax,

@@ -334,9 +334,14 @@ plt.show()
 
 # %%
 val = [h["val_auc"] for h in results["BST"].history]
-assert val[2] > ceiling and max(val[2:10]) - min(val[2:10]) < 0.05  # above the ceiling, a plateau
-assert max(val[10:]) > max(val[2:10]) + 0.03  # climbs again after the plateau
-assert results["BST"].best_epoch >= len(val) - 2  # and is still rising at the end
+climb_epoch = next(e for e, v in enumerate(val, 1) if v > ceiling + 0.1)
+level_epoch = next(e for e, v in enumerate(val, 1) if v > max(val) - 0.01)
+assert max(val[:3]) < ceiling + 0.1 and climb_epoch >= 4  # first: what order-blind models reach
+assert level_epoch - climb_epoch >= 3  # then a climb over several epochs
+assert max(val) > bayes - 0.02 and max(val[-5:]) - min(val[-5:]) < 0.01  # levels off near Bayes
+glue("climb_epoch", climb_epoch, display=False)
+glue("level_epoch", level_epoch, display=False)
+glue("bst_best_val", max(val), display=False)
 paper = {"DIN": 0.7866, "BST": 0.7894}  # offline AUC on Taobao, the paper's Table 4 (1 block)
 glue("paper_din", paper["DIN"], display=False)
 glue("paper_bst", paper["BST"], display=False)
@@ -347,13 +352,14 @@ print("BST validation AUC at epochs 5, 10, 15, 20:", [round(val[i - 1], 3) for i
                                                       if i <= len(val)])
 
 # %% [markdown]
-# DIN and WDL flatten out after a few epochs, well under the order-blind ceiling. BST jumps
-# above that ceiling within a few epochs, rests on a plateau, then climbs slowly but steadily:
-# finding *which* token is the most recent one, and relating the last two, takes it many epochs.
-# Its best validation epoch is
-# {glue:text}`bst_best_epoch` of {glue:text}`bst_epochs`: the curve has not flattened yet, so a
-# longer schedule would go further. `python bench/auc_table.py` runs the same comparison over
-# several seeds (and with more blocks, the subject of Chapter 7).
+# DIN and WDL flatten out after a few epochs, under the order-blind ceiling. BST first learns
+# roughly what an order-blind model can (its first three epochs stay within 0.1 of the
+# ceiling), then, from epoch {glue:text}`climb_epoch`, climbs steeply: it has found *which* token
+# is the most recent one and how to relate the last two. By epoch {glue:text}`level_epoch` it is
+# within 0.01 of its best validation AUC ({glue:text}`bst_best_val:.3f`), close to the Bayes AUC,
+# and the rest of the {glue:text}`bst_epochs` epochs add little (best epoch:
+# {glue:text}`bst_best_epoch`). `python bench/auc_table.py` runs the same comparison over several
+# seeds (and with more blocks, the subject of Chapter 7).
 #
 # :::{admonition} On real data the gap is much smaller
 # :class: warning

@@ -156,7 +156,8 @@ split
 # notebook. We shrink the task instead of changing the model: {glue:text}`small_n_train`
 # training samples, histories of at most {glue:text}`small_max_len` behaviours,
 # {glue:text}`small_C` categories of {glue:text}`small_ipc` items, {glue:text}`small_users`
-# users, and {glue:text}`n_epochs` epochs. The planted rule is the same as in Chapter 2
+# users, and {glue:text}`n_epochs` epochs at a learning rate of {glue:text}`small_lr` (three times
+# the book's default, which needs more epochs). The planted rule is the same as in Chapter 2
 # (recency of the last behaviour, and the trend of the last two).
 # The full-size version of this experiment, with WDL and DIN for comparison, is one command:
 #
@@ -191,7 +192,9 @@ small.summary().round(3)
 
 # %%
 DEPTHS, SEEDS = (1, 2, 3), (0, 1, 2)
-SMALL_TRAIN = TrainConfig(epochs=10, patience=10, progress=False)  # no early stop: full curves
+# no early stop (full curves); 3x the book's learning rate, so ten epochs go a long way
+SMALL_TRAIN = TrainConfig(epochs=10, patience=10, lr=3e-3, progress=False)
+glue("small_lr", SMALL_TRAIN.lr, display=False)
 glue("n_epochs", SMALL_TRAIN.epochs, display=False)
 results = {(b, s): cached_fit("bst", small, replace(SMALL_TRAIN, seed=s), blocks=b)
            for s in SEEDS for b in DEPTHS}
@@ -222,8 +225,10 @@ glue("seed_spread_b1", float(spread[1]), display=False)
 glue("best_mean_blocks", int(means.idxmax()), display=False)
 glue("mean_b3", float(means[3]), display=False)
 glue("best_mean", float(means.max()), display=False)
-# the lesson of this experiment: seeds move the AUC more than depth does
-assert spread.max() > 2 * depth_gap
+# the lesson of this experiment: seeds move the AUC more than depth does, and the depths' ranges
+# over seeds overlap (one seed per depth could rank them either way)
+lo, hi = runs.groupby("blocks")["test_auc"].min(), runs.groupby("blocks")["test_auc"].max()
+assert spread.max() > depth_gap and all(hi[a] > lo[b] for a in DEPTHS for b in DEPTHS)
 # the deepest model is not the best on average, as in the paper
 assert means[3] < means.max()
 print(f"largest gap between depth means: {depth_gap:.3f};  largest spread over seeds: "
@@ -252,14 +257,14 @@ fig = plot_val_curves(histories)
 plt.show()
 
 # %%
-first_epochs = histories[histories["epoch"] <= 2]
+first_epochs = histories[histories["epoch"] == 1]
 glue("early_max", float(first_epochs["val_auc"].max()), display=False)
 assert first_epochs["val_auc"].max() < 0.56  # every run starts near chance
 assert (runs["best_epoch"] >= SMALL_TRAIN.epochs - 1).all()  # ...and is still improving at the end
 print(runs.groupby("blocks")["best_epoch"].agg(list))
 
 # %% [markdown]
-# Every run spends its first two epochs near chance (validation AUC at most
+# Every run spends its first epoch near chance (validation AUC at most
 # {glue:text}`early_max:.3f`), then climbs steadily.
 # And every run is still improving when training stops: the best validation epoch is one of the
 # last two of {glue:text}`n_epochs`. So this small experiment compares how fast each depth
@@ -270,9 +275,11 @@ print(runs.groupby("blocks")["best_epoch"].agg(list))
 # :class: warning
 # Deeper post-norm stacks sometimes stay near AUC 0.5 for several epochs before they find the
 # signal, and early stopping (the book's `patience=4`) can end such a run while it is still
-# stuck. If one seed of a 3-block BST reports a test AUC near 0.5 in `bench/auc_table.py`, that
-# is what happened: look at the run's history rather than concluding that 3 blocks "cannot
-# learn" the task.
+# stuck. This is why the book trains with Adam's default learning rate, 1e-3: at 3e-3 (the
+# setting of this small experiment), one seed of a full-size 3-block BST sat on its plateau
+# until early stopping ended it (`python bench/auc_table.py --runs "bst 3 blocks" -- --lr 3e-3`
+# shows it). If a run reports a test AUC far under its siblings', look at its history rather
+# than concluding that 3 blocks "cannot learn" the task.
 # :::
 #
 # ## The cost side: parameters and time

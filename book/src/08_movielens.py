@@ -124,7 +124,8 @@ plt.show()
 #   rating. The test period is the last few weeks of the log, so {glue:text}`unseen_user:.0%` of
 #   test samples come from a user who never appears in training; their `user_id` maps to the
 #   out-of-vocabulary index, whose embedding row no training sample ever used (every training
-#   user is in the vocabulary), so it keeps its random initial value. The models must rely on
+#   user is in the vocabulary), so it keeps its random initial value (small: these tables
+#   start at N(0, 0.01²)). The models must rely on
 #   the profile features and the history.
 #   The whole test period holds only {glue:text}`n_test_users` distinct users, so the test set
 #   is less varied than its size suggests.
@@ -506,7 +507,8 @@ print(f"BST, seed 0: test AUC {results[('bst', 0)].test_auc:.3f}, "
 # :class: dropdown
 # Their `user_id` maps to the out-of-vocabulary index 1, so all new users share one embedding
 # row. No training sample uses that row (the vocabulary is fitted on the training period, so
-# in training every user is known): it keeps its random initial value, and the model sees an
+# in training every user is known): it keeps its random initial value (small, N(0, 0.01²), so
+# that it adds little; with PyTorch's N(0, 1) it would be as large as a trained row), and the model sees an
 # input it never met in training. Per-user embeddings can also memorise the training
 # users' positive rates, which helps only for returning users. To test it, rebuild the data with
 # `build_dataset(raw, max_len=20, use_user_id=False)`, train the same models with the same

@@ -120,7 +120,7 @@ def synthetic_schema(max_len: int, n_categories: int, items_per_category: int, n
                   n_time_buckets=n_time_buckets(time_scheme))
 
 
-def make_synthetic(n_train: int = 20000, n_val: int = 5000, n_test: int = 5000, max_len: int = 20,
+def make_synthetic(n_train: int = 50000, n_val: int = 5000, n_test: int = 5000, max_len: int = 20,
                    n_categories: int = 6, items_per_category: int = 20, n_users: int = 1000,
                    time_scheme: str = "calendar", seed: int = 0) -> Dataset:
     """The synthetic order task as a :class:`Dataset` (samples are i.i.d., so a random split)."""
