@@ -335,7 +335,7 @@ if "skipped" in q:
 else:
     runs = pd.DataFrame(q["runs"])
     per_seed = runs.pivot(index="seed", columns="label", values="test_auc")
-    print(f"{q['data']}; {q['epochs']} epoch(s) per run")
+    print(f"{q['data']}; up to {q['epochs']} epoch(s) per run")
     display(per_seed.round(3))
     summary = pd.DataFrame(q["summary"]).T.set_index("label")
     display(summary[["mean_test_auc", "std_test_auc", "mean_train_seconds"]].astype(float).round(3))
@@ -343,28 +343,29 @@ else:
     glue("auc_ours", auc["bst"], display=False)
     glue("auc_peer", auc["rechub_bst"], display=False)
     glue("auc_diff", auc["bst"] - auc["rechub_bst"], display=False)
-    glue("auc_small", auc["bst_small_init"], display=False)
-    glue("auc_small_gain", auc["bst_small_init"] - auc["bst"], display=False)
-    glue("auc_small_vs_peer", auc["bst_small_init"] - auc["rechub_bst"], display=False)
+    glue("auc_before", auc["bst_default_init"], display=False)
+    glue("auc_init_gain", auc["bst"] - auc["bst_default_init"], display=False)
     glue("auc_seeds", len(q["seeds"]), display=False)
     glue("auc_epochs", q["epochs"], display=False)
-    # What the prose below states: the initialisation explains most of the gap to the peer.
-    assert auc["bst_small_init"] > auc["bst"]
-    assert abs(auc["bst_small_init"] - auc["rechub_bst"]) < abs(auc["bst"] - auc["rechub_bst"]) / 2
+    # What the prose below states: small profile embeddings beat PyTorch's N(0, 1) ones.
+    assert auc["bst"] > auc["bst_default_init"]
 
 # %% [markdown]
-# Over {glue:text}`auc_seeds` seed(s) of {glue:text}`auc_epochs` epoch(s), our BST reached a mean
+# Over {glue:text}`auc_seeds` seed(s), each trained with the book's schedule (up to
+# {glue:text}`auc_epochs` epochs, early stopping on the validation AUC), our BST reached a mean
 # test AUC of {glue:text}`auc_ours:.3f` and torch-rechub's {glue:text}`auc_peer:.3f` (difference
-# {glue:text}`auc_diff:+.3f`). The two are not the same model; the differences are:
+# {glue:text}`auc_diff:+.3f`); the goal table above says whether that counts as a loss. The two
+# are not the same model; the differences are:
 #
-# - **Initialisation.** torch-rechub starts every embedding at N(0, 10^-4); ours use PyTorch's
-#   default for `nn.Embedding`, N(0, 1). The third row is our BST with only that changed
-#   (re-initialised after it is built, in `bench/run.py`): {glue:text}`auc_small:.3f`, a gain of
-#   {glue:text}`auc_small_gain:+.3f`, and {glue:text}`auc_small_vs_peer:+.3f` from the peer. So
-#   the initialisation, not the architecture, explains most of the gap. A plausible reason: with
-#   N(0, 1) a fresh embedding is as large as a trained one, so the rows of rare items and users,
-#   and the out-of-vocabulary row that every unseen test user maps to (chapter 8), keep large
-#   random values that the model reads as signal.
+# - **Initialisation.** torch-rechub starts every embedding at N(0, 10^-4). Ours start the user,
+#   context and cross tables at N(0, 0.01²) and keep PyTorch's N(0, 1) for the item, category
+#   and position tables that make up the tokens (the docstring of
+#   `bst_teach.models.layers.OtherFeatures` says why). The third row is our BST with N(0, 1) in
+#   every table, as the package had it before: {glue:text}`auc_before:.3f`,
+#   {glue:text}`auc_init_gain:.3f` below ours. A plausible reason: the out-of-vocabulary row
+#   that every unseen test user maps to (chapter 8) is never trained, so with N(0, 1) it stays a
+#   large random vector that the model reads as signal. Whether small item tables would close
+#   the rest of the gap is open: try it with `bst_teach.models.layers.embedding(..., std=...)`.
 # - **Positions.** Ours embed the paper's time gap $t(\text{target}) - t(v_i)$ (bucketed, chapter
 #   4) plus a recency rank counted from the target; torch-rechub adds a learned embedding of the
 #   *slot index* 0..L counted from the oldest slot. With right-padded histories of different
