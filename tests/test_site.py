@@ -90,8 +90,8 @@ def test_page_loads_offline_without_errors(browser, server, path):
     visit = PageVisit(browser, server, path)
     try:
         assert visit.external == [], f"{path} requested outside 127.0.0.1: {visit.external}"
-        assert visit.errors == [], f"{path} logged console errors: {visit.errors}"
         assert visit.missing == [], f"{path} got 4xx/5xx for: {visit.missing}"
+        assert visit.errors == [], f"{path} logged console errors: {visit.errors}"
         html = (SITE / path).read_text(encoding="utf-8")
         if 'class="math' in html:
             visit.page.wait_for_selector("mjx-container", timeout=10_000)

@@ -98,13 +98,17 @@ def prepare(app: Sphinx) -> None:
     (static / "offline" / "mathjax-hub-shim.js").write_text(MATHJAX_HUB_SHIM)
     app.config.html_static_path.append(str(static))
     # html-manager asks for its FontAwesome fonts relative to the *page* (book/...), not to its
-    # script: copy them there too, through html_extra_path (copied to the site's root).
+    # script, and under two bases: book/@jupyter-widgets/html-manager/dist/ usually, but
+    # book/@jupyter-widgets/ when its chunks resolve their public path while the page is still
+    # loading (seen on a busy machine).  Copy them to both, through html_extra_path (copied to the
+    # site's root).
     extra = cache / "extra"
-    fonts = extra / "book" / "@jupyter-widgets" / "html-manager" / "dist"
-    fonts.mkdir(parents=True, exist_ok=True)
-    for font in (packages["@jupyter-widgets/html-manager"] / "dist").iterdir():
-        if font.suffix in FONTS:
-            shutil.copy2(font, fonts / font.name)
+    for fonts in (extra / "book" / "@jupyter-widgets" / "html-manager" / "dist",
+                  extra / "book" / "@jupyter-widgets"):
+        fonts.mkdir(parents=True, exist_ok=True)
+        for font in (packages["@jupyter-widgets/html-manager"] / "dist").iterdir():
+            if font.suffix in FONTS:
+                shutil.copy2(font, fonts / font.name)
     app.config.html_extra_path.append(str(extra))
     app.add_js_file("offline/mathjax-hub-shim.js", priority=100)
 
