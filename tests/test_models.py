@@ -13,8 +13,19 @@ ALL = [("wdl", {}), ("din", {}), ("din", {"time_features": True}),
 
 
 def model_for(schema, name, kw, seed=0):
+    """A fresh model whose embeddings are N(0, 1) (padding rows still 0), the spread of trained ones.
+
+    New tables start small (N(0, 0.1^2) or less), so an untrained model's output hardly depends on
+    its input, and order effects would hide in rounding noise.
+    """
     torch.manual_seed(seed)
-    return build_model(name, schema, **kw).eval()
+    model = build_model(name, schema, **kw).eval()
+    with torch.no_grad():
+        for table in model.modules():
+            if isinstance(table, torch.nn.Embedding):
+                torch.nn.init.normal_(table.weight)
+                table.weight[table.padding_idx].zero_()
+    return model
 
 
 def pad_more(batch, extra=7):

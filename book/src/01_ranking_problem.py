@@ -383,11 +383,12 @@ print(f"item positive rate: test AUC {popularity_auc:.3f}")
 print(f"embedding + MLP:    test AUC {wdl_auc:.3f}")
 glue("popularity_auc", float(popularity_auc), display=False)
 glue("wdl_vs_popularity", float(wdl_auc - popularity_auc), display=False)
-assert abs(wdl_auc - popularity_auc) < 0.015  # the deep model is level with the one-liner
+assert abs(wdl_auc - popularity_auc) < 0.03  # the deep model is within 0.03 of the one-liner
 
 # %% [markdown]
 # The one-line baseline scores {glue:text}`popularity_auc:.3f`: the trained embedding + MLP
-# model is merely **level** with it ({glue:text}`wdl_vs_popularity:+.3f`). Whether a movie is liked depends mostly on the movie, and the
+# model, with all its parameters, ends within a few hundredths of it
+# ({glue:text}`wdl_vs_popularity:+.3f`). Whether a movie is liked depends mostly on the movie, and the
 # movie's average verdict is the strongest single signal in this small data set; the deep model
 # must learn the same thing through embeddings, with a user id that is unknown for most test
 # samples and a history it can only average. Keep this number in mind: beating a well-chosen

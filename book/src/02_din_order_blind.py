@@ -350,12 +350,13 @@ print(f"mean weight, last behaviour:    {w_last:.3f}   earlier behaviours: {w_ea
 for name, v in (("w_same", w_same), ("w_other", w_other), ("w_last", w_last),
                 ("w_earlier", w_earlier)):
     glue(name, v, display=False)
-assert w_same > 1.3 * w_other  # DIN weights the relevant category up ...
-assert abs(w_last - w_earlier) < 0.25 * w_earlier  # ... but not the most recent behaviour
+assert w_same - w_other > 0.02  # DIN weights the relevant category up ...
+assert abs(w_last - w_earlier) < 0.1 * (w_same - w_other)  # ... but not the most recent behaviour
 
 # %% [markdown]
 # DIN has learnt *which* behaviours are relevant: behaviours of the target's category get a mean
-# weight of {glue:text}`w_same:.3f` against {glue:text}`w_other:.3f` for the others. It has not
+# weight of {glue:text}`w_same:.3f` against {glue:text}`w_other:.3f` for the others (DIN's weights
+# are not normalised and can be negative: what counts is the difference). It has not
 # learnt *when* they matter: the last behaviour gets {glue:text}`w_last:.3f` on average, like
 # the earlier ones ({glue:text}`w_earlier:.3f`). It could not, because nothing in its input says
 # which behaviour is the last.
@@ -368,14 +369,19 @@ assert abs(w_last - w_earlier) < 0.25 * w_earlier  # ... but not the most recent
 # the bucket "now". The weight $w_i$ then
 # depends on *when* behaviour $i$ happened, and the argument above breaks. `shuffle_history`
 # keeps the time buckets in their slots while moving items, so the scores of such a DIN change
-# (shown here untrained; Chapter 4 trains it):
+# (shown here untrained, so the changes are small, since fresh embeddings start small; the
+# plain DIN's "changes" are floating-point rounding. Chapter 4 trains it):
 
 # %%
 torch.manual_seed(0)
 din_time = DIN(data.schema, DINConfig(time_features=True)).eval()
-change = np.abs(predict(din_time, test) - predict(din_time, shuffled)).max()
-print(f"DIN with time features, largest change after shuffling: {change:.3f}")
-assert change > 1e-3
+torch.manual_seed(0)
+din_plain = DIN(data.schema, DINConfig()).eval()
+change, change_plain = (np.abs(predict(m, test) - predict(m, shuffled)).max()
+                        for m in (din_time, din_plain))
+print(f"largest change of P(click) after shuffling, untrained DIN with time features: {change:.1e}")
+print(f"                                          untrained DIN without:              {change_plain:.1e}")
+assert change > 100 * change_plain  # a real change, not floating-point rounding
 
 # %% [markdown]
 # So "DIN cannot see order" is a statement about DIN *as published*, without time features; in

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features import PAD, Schema
-from .layers import MLP, ItemEmbedding, OtherFeatures, embedding, recency_rank
+from .layers import TOKEN_STD, MLP, ItemEmbedding, OtherFeatures, embedding, recency_rank
 
 
 @dataclass
@@ -158,9 +158,9 @@ class BST(nn.Module):
         c = self.config
         self.other = OtherFeatures(schema)
         self.items = ItemEmbedding(schema, c.item_dim, c.cat_dim)
-        self.index_position = (embedding(schema.max_len + 2, c.pos_dim)
+        self.index_position = (embedding(schema.max_len + 2, c.pos_dim, TOKEN_STD)
                                if c.position in ("index", "both") else None)
-        self.time_position = (embedding(schema.n_time_buckets, c.pos_dim)
+        self.time_position = (embedding(schema.n_time_buckets, c.pos_dim, TOKEN_STD)
                               if c.position in ("time", "both") else None)
         dim = c.item_dim + c.cat_dim + c.pos_dim
         self.blocks = nn.ModuleList(EncoderBlock(dim, c.heads, c.ffn_mult, c.dropout, c.norm)

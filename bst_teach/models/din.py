@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..features import PAD, Schema
-from .layers import MLP, ItemEmbedding, OtherFeatures, embedding
+from .layers import TOKEN_STD, MLP, ItemEmbedding, OtherFeatures, embedding
 
 
 @dataclass
@@ -54,7 +54,7 @@ class DIN(nn.Module):
         self.items = ItemEmbedding(schema, c.item_dim, c.cat_dim)
         dim = self.items.out_dim
         if c.time_features:
-            self.time = embedding(schema.n_time_buckets, c.time_dim)
+            self.time = embedding(schema.n_time_buckets, c.time_dim, TOKEN_STD)
             dim += c.time_dim
         self.attention = LocalActivationUnit(dim, c.attention_hidden)
         self.head = MLP(self.other.out_dim + 2 * dim, c.hidden, 1, c.dropout)
