@@ -358,14 +358,13 @@ else:
 # are not the same model; the differences are:
 #
 # - **Initialisation.** torch-rechub starts every embedding at N(0, 10^-4). Ours start the user,
-#   context and cross tables at N(0, 0.01²) and keep PyTorch's N(0, 1) for the item, category
-#   and position tables that make up the tokens (the docstring of
-#   `bst_teach.models.layers.OtherFeatures` says why). The third row is our BST with N(0, 1) in
-#   every table, as the package had it before: {glue:text}`auc_before:.3f`,
-#   {glue:text}`auc_init_gain:.3f` below ours. A plausible reason: the out-of-vocabulary row
-#   that every unseen test user maps to (chapter 8) is never trained, so with N(0, 1) it stays a
-#   large random vector that the model reads as signal. Whether small item tables would close
-#   the rest of the gap is open: try it with `bst_teach.models.layers.embedding(..., std=...)`.
+#   context and cross tables at N(0, 0.01²) and the item, category and position tables that make
+#   up the tokens at N(0, 0.1²) (the docstrings of `bst_teach.models.layers` say why). The third
+#   row is our BST with PyTorch's default N(0, 1) in every table, as the package had it before:
+#   {glue:text}`auc_before:.3f`, {glue:text}`auc_init_gain:.3f` below ours. A plausible reason:
+#   the out-of-vocabulary row that every unseen test user maps to (chapter 8) is never trained,
+#   so with N(0, 1) it stays a large random vector that the model reads as signal, and the rows
+#   of rarely seen movies stay large and noisy.
 # - **Positions.** Ours embed the paper's time gap $t(\text{target}) - t(v_i)$ (bucketed, chapter
 #   4) plus a recency rank counted from the target; torch-rechub adds a learned embedding of the
 #   *slot index* 0..L counted from the oldest slot. With right-padded histories of different
