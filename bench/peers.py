@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bst_teach.experiments import BOOK_TRAIN
 from bst_teach.features import PAD, Schema
 
 # One place for every size the benchmark shares between our models and the peers'.
@@ -32,7 +33,7 @@ SETTINGS = {
     "bst_dropout": 0.1, "din_dropout": 0.2,  # our BSTConfig / DINConfig defaults
     "hidden": (128, 64),  # prediction MLP
     "attention_hidden": (64, 32),  # DIN's local activation unit
-    "optimizer": "Adam(lr=1e-3)",
+    "optimizer": f"Adam(lr={BOOK_TRAIN.lr:g})",
 }
 
 MISMATCHES = {

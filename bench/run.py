@@ -41,6 +41,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -53,14 +54,14 @@ warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
 from peers import MISMATCHES, SETTINGS, batch_independent, build_peer  # noqa: E402
 
 from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
+from bst_teach.experiments import BOOK_TRAIN  # noqa: E402
 from bst_teach.models import build_model  # noqa: E402
-from bst_teach.train import TrainConfig  # noqa: E402
+from bst_teach.models.layers import init_embedding_  # noqa: E402
 
 B = SETTINGS["batch_size"]
 N_CANDIDATES = 100
 TRAIN_LENGTHS = (20, 50, 200)
 SERVE_LENGTHS = (20, 50, 100, 200, 400)
-PATIENCE = 4  # early stopping in the quality runs, as in the book (bst_teach.experiments.BOOK_TRAIN)
 
 # key: (label, family).  "bst_full" is our BST with the whole last block computed (the code as it
 # was before the target-only last block): the "before" rows.
@@ -73,8 +74,8 @@ MODELS = {
     "rechub_bst_shipped": ("torch-rechub BST as shipped (FFN 2048)", "bst"),
     "rechub_din": ("torch-rechub DIN", "din"),
     "deepctr_din": ("deepctr-torch DIN", "din"),
-    # quality only: our BST with PyTorch's default N(0, 1) embeddings, as it was before
-    # bst_teach.models.layers.embedding started them at N(0, 0.01^2) (the "before" row)
+    # quality only: our BST with PyTorch's default N(0, 1) in every embedding table, as it was
+    # before bst_teach.models.layers started them small (the "before" row)
     "bst_default_init": ("ours BST, embeddings N(0, 1) (before)", "bst"),
 }
 TRAIN_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst", "rechub_bst_shipped", "rechub_din",
@@ -155,8 +156,7 @@ class Runner:
             m.target_only_last_block = key != "bst_full"
             if key == "bst_default_init":  # nn.Embedding's own N(0, 1), padding row zero
                 for e in (mod for mod in m.modules() if isinstance(mod, torch.nn.Embedding)):
-                    torch.nn.init.normal_(e.weight, 0.0, 1.0)
-                    torch.nn.init.zeros_(e.weight[e.padding_idx])
+                    init_embedding_(e, std=1.0)
         elif key == "rechub_bst":
             m = build_peer("rechub_bst", schema, max_len, ffn=s["ffn_mult"] * 32)
         elif key == "rechub_bst_shipped":
@@ -181,7 +181,7 @@ class Runner:
 
 
 def make_step(runner: Runner):
-    opt = torch.optim.Adam(runner.model.parameters(), lr=TrainConfig.lr)
+    opt = torch.optim.Adam(runner.model.parameters(), lr=BOOK_TRAIN.lr)
     runner.model.train()
 
     def step(x, y):
@@ -396,8 +396,7 @@ def quality(seeds, epochs: int, log) -> dict:
         for key in QUALITY_MODELS:
             set_seed(seed)
             r = Runner(key, data.schema, 20, seed=seed)
-            res = train(r.model, data, TrainConfig(epochs=epochs, patience=PATIENCE, seed=seed,
-                                                   progress=False))
+            res = train(r.model, data, replace(BOOK_TRAIN, epochs=epochs, seed=seed))
             rows.append({"seed": seed, "model": key, "label": r.label, "test_auc": res.test_auc,
                          "test_logloss": res.test_logloss, "val_auc": res.val_auc,
                          "best_epoch": res.best_epoch, "epochs": len(res.history),
@@ -415,7 +414,8 @@ def quality(seeds, epochs: int, log) -> dict:
     return {"data": "MovieLens-100K, build_dataset(max_len=20): chronological 80/10/10 split, "
                     "rating >= 4 positive", "samples": {s: len(getattr(data, s)) for s in
                                                        ("train", "val", "test")},
-            "epochs": epochs, "patience": PATIENCE, "seeds": list(seeds), "batch_size": 256, "lr": TrainConfig.lr,
+            "epochs": epochs, "patience": BOOK_TRAIN.patience, "seeds": list(seeds),
+            "batch_size": BOOK_TRAIN.batch_size, "lr": BOOK_TRAIN.lr,
             "selection": "weights of the best validation epoch (bst_teach.train.train)",
             "runs": rows, "summary": summary}
 
@@ -534,8 +534,8 @@ def main(argv=None):
         print(msg, flush=True)
 
     rounds, window, reps, budget = (3, 0.25, 60, 1.5) if a.quick else (9, 0.6, 300, 4.0)
-    # quality: the book's schedule (up to 20 epochs, early stopping with patience 4) unless --quick
-    seeds, epochs = ((0,), 2) if a.quick else ((0, 1, 2), 20)
+    # quality: the book's schedule (BOOK_TRAIN: up to 20 epochs, early stopping) unless --quick
+    seeds, epochs = ((0,), 2) if a.quick else ((0, 1, 2), BOOK_TRAIN.epochs)
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join([_python_name(), "bench/run.py",
                                  *(sys.argv[1:] if argv is None else argv)]),

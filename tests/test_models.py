@@ -5,6 +5,7 @@ import torch
 from bst_teach.data.samples import shuffle_history
 from bst_teach.features import PAD
 from bst_teach.models import BST, DIN, EmbeddingMLP, build_model
+from bst_teach.models.layers import init_embedding_
 
 ALL = [("wdl", {}), ("din", {}), ("din", {"time_features": True}),
        ("bst", {"position": "none"}), ("bst", {"position": "index"}),
@@ -20,11 +21,9 @@ def model_for(schema, name, kw, seed=0):
     """
     torch.manual_seed(seed)
     model = build_model(name, schema, **kw).eval()
-    with torch.no_grad():
-        for table in model.modules():
-            if isinstance(table, torch.nn.Embedding):
-                torch.nn.init.normal_(table.weight)
-                table.weight[table.padding_idx].zero_()
+    for table in model.modules():
+        if isinstance(table, torch.nn.Embedding):
+            init_embedding_(table, std=1.0)
     return model
 
 

@@ -267,8 +267,9 @@ assert unseen_user > 0.8 and unseen_item < 0.05
 # embedding is the OOV row, which no training sample ever used, so it still holds its random
 # initial vector. (That is why our user / item / context tables start small, N(0, 0.01²), rather
 # than at PyTorch's N(0, 1): the untrained row is then close to zero instead of a large random
-# signal; see `bst_teach.models.layers.OtherFeatures`.) What the model knows about such a user is their profile and, above all, their
-# **history**: the behaviours of the last minutes are the best description of a new user. This
+# signal; see `bst_teach.models.layers.OtherFeatures`.) What the model knows about such a user
+# is their profile and, above all, their **history**: the behaviours of the last minutes are the
+# best description of a new user. This
 # is why the behaviour sequence matters, and why the rest of the book is about reading it well.
 #
 # ## The embedding + MLP baseline
@@ -388,8 +389,9 @@ assert abs(wdl_auc - popularity_auc) < 0.03  # the deep model is within 0.03 of 
 # %% [markdown]
 # The one-line baseline scores {glue:text}`popularity_auc:.3f`: the trained embedding + MLP
 # model, with all its parameters, ends within a few hundredths of it
-# ({glue:text}`wdl_vs_popularity:+.3f`). Whether a movie is liked depends mostly on the movie, and the
-# movie's average verdict is the strongest single signal in this small data set; the deep model
+# ({glue:text}`wdl_vs_popularity:+.3f`). Whether a movie is liked depends mostly on the movie,
+# and the movie's average verdict is the strongest single signal in this small data set; the deep
+# model
 # must learn the same thing through embeddings, with a user id that is unknown for most test
 # samples and a history it can only average. Keep this number in mind: beating a well-chosen
 # simple baseline, not beating 0.5, is the bar, and Chapter 8 puts BST against it.
@@ -511,8 +513,9 @@ for w in caught:
 # a fixed, arbitrary shift to the MLP input of every new user's samples, on top of the profile
 # and the history. (Our tables start at N(0, 0.01²), so the shift is small; with PyTorch's
 # default N(0, 1) it is as large as a trained embedding, and on MovieLens the test AUC was
-# visibly lower: `bench/run.py` measures both.) Ways out: (a) give the OOV row training signal, by mapping rare ids (seen
-# fewer than k times) to OOV when fitting the vocabulary, or by replacing a random few percent of
+# visibly lower: `bench/run.py` measures both.) Ways out: (a) give the OOV row training
+# signal, by mapping rare ids (seen fewer than k times) to OOV when fitting the vocabulary, or by
+# replacing a random few percent of
 # training ids with OOV ("id dropout"), so the row learns "a user we know nothing about";
 # (b) drop `user_id` altogether (`build_dataset(..., use_user_id=False)`) and let the profile and
 # the history describe the user, which is what a sequence model is for; (c) in production,

@@ -298,7 +298,7 @@ is_case = ((last == raw["target_cat"]) & (gap < DAY) & (count >= 3) & (lengths >
 
 
 def true_p_shuffled(i, shuffled):
-    """The true click probability of sample i with the shuffled order (same times, categories moved)."""
+    """True click probability of sample i in the shuffled order (same times, categories moved)."""
     return 1 / (1 + np.exp(-click_logit(
         shuffled["hist_cat"].numpy() - 2, raw["hist_gap"][i:i + 1], lengths[i:i + 1],
         raw["target_cat"][i:i + 1], raw["gender"][i:i + 1], raw["position"][i:i + 1],

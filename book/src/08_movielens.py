@@ -219,7 +219,8 @@ print(f"best mean: {means.idxmax()};  gap between the best and worst means: "
 #
 # :::{admonition} One epoch, not twenty
 # :class: note
-# Each model saw the training data once, to fit the notebook's time budget. With models this close, more training can reorder them: run the full-size command
+# Each model saw the training data once, to fit the notebook's time budget. With models this
+# close, more training can reorder them: run the full-size command
 # above, which trains with the book's usual settings until the validation AUC stops improving,
 # before drawing conclusions of your own.
 # :::
@@ -508,8 +509,8 @@ print(f"BST, seed 0: test AUC {results[('bst', 0)].test_auc:.3f}, "
 # Their `user_id` maps to the out-of-vocabulary index 1, so all new users share one embedding
 # row. No training sample uses that row (the vocabulary is fitted on the training period, so
 # in training every user is known): it keeps its random initial value (small, N(0, 0.01²), so
-# that it adds little; with PyTorch's N(0, 1) it would be as large as a trained row), and the model sees an
-# input it never met in training. Per-user embeddings can also memorise the training
+# that it adds little; with PyTorch's N(0, 1) it would be as large as a trained row), and the
+# model sees an input it never met in training. Per-user embeddings can also memorise the training
 # users' positive rates, which helps only for returning users. To test it, rebuild the data with
 # `build_dataset(raw, max_len=20, use_user_id=False)`, train the same models with the same
 # seeds and compare the test AUCs, overall and separately for seen and unseen users. The

@@ -14,14 +14,18 @@ TOKEN_STD = 0.1  # initial scale of the tables that make up behaviour tokens (it
 PROFILE_STD = 0.01  # initial scale of the user / item / context / cross feature tables
 
 
-def embedding(n: int, dim: int, std: float) -> nn.Embedding:
-    """An (n, dim) table initialised N(0, std^2) (PyTorch's default is std = 1), with row PAD
-    fixed at zero."""
-    table = nn.Embedding(n, dim, padding_idx=PAD)
+def init_embedding_(table: nn.Embedding, std: float) -> nn.Embedding:
+    """Redraw ``table`` from N(0, std^2) (PyTorch's default is std = 1), keeping its padding row
+    at zero.  In place; returns the table."""
     nn.init.normal_(table.weight, std=std)
     with torch.no_grad():
-        table.weight[PAD].zero_()
+        table.weight[table.padding_idx].zero_()
     return table
+
+
+def embedding(n: int, dim: int, std: float) -> nn.Embedding:
+    """An (n, dim) table with row PAD fixed at zero, initialised N(0, std^2)."""
+    return init_embedding_(nn.Embedding(n, dim, padding_idx=PAD), std)
 
 
 class OtherFeatures(nn.Module):
