@@ -7,6 +7,10 @@ SHARED_ML100K := $(abspath ../shared/data/ml-100k)
 # Point tests and the book at the shared MovieLens-100K copy when it exists (never copied here).
 export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML100K),)
 export PYTHONHASHSEED := 0
+# PyTorch's OpenMP threads sleep while they wait instead of spinning: with spinning threads a
+# training step took 30x longer as soon as another process was busy (bst_teach/__init__.py).
+# Every command below inherits it: tests, notebook kernels, jupyter-book, the command line.
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: book site test venv browser serve clean student notebook
 

@@ -1,0 +1,16 @@
+"""bst-teach: WDL, DIN and the Behavior Sequence Transformer in small, readable PyTorch.
+
+Importing the package first makes PyTorch's OpenMP threads *sleep* while they wait for work
+(``OMP_WAIT_POLICY=PASSIVE``) instead of spinning.  Spinning threads wait on each other as soon
+as another process takes a core, and a training step can then take many times longer.  OpenMP
+reads the variable once, when torch is loaded, so it only helps if ``import bst_teach`` comes
+before ``import torch``.  When torch was loaded first and the variable is unset, we fall back to
+one thread, which has no other thread to wait for.
+"""
+import os
+import sys
+
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+elif "OMP_WAIT_POLICY" not in os.environ:
+    sys.modules["torch"].set_num_threads(1)

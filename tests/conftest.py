@@ -1,5 +1,9 @@
-import pytest
-import torch
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts (see bst_teach/__init__.py)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from bst_teach.data.synthetic import make_synthetic
 

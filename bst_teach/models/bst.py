@@ -91,13 +91,9 @@ class MultiHeadSelfAttention(nn.Module):
 
     def forward(self, x, key_mask, return_attention: bool = False, last_only: bool = False):
         B, T, D = x.shape
-        if last_only:  # the rows of W_qkv that make queries, applied to the last token only
-            w_q, w_kv = self.qkv.weight.split([D, 2 * D])
-            b_q, b_kv = self.qkv.bias.split([D, 2 * D])
-            q = self.split_heads(F.linear(x[:, -1:], w_q, b_q))[0]  # (B, H, 1, D / H)
-            k, v = self.split_heads(F.linear(x, w_kv, b_kv))  # (B, H, T, D / H) each
-        else:
-            q, k, v = self.split_heads(self.qkv(x))
+        if last_only:
+            return self.attend_last(x, key_mask)
+        q, k, v = self.split_heads(self.qkv(x))  # (B, H, T, D / H) each
         allowed = key_mask[:, None, None, :]  # (B, 1, 1, T), broadcast over heads and queries
         if return_attention:  # spelled out, to hand the weights to plots
             scores = q @ k.transpose(-2, -1) / math.sqrt(D // self.heads)  # (B, H, T, T)
@@ -105,8 +101,31 @@ class MultiHeadSelfAttention(nn.Module):
             y = weights @ v
         else:  # the same computation, fused
             y, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed), None
-        y = self.out(y.transpose(1, 2).reshape(B, q.shape[2], D))
+        y = self.out(y.transpose(1, 2).reshape(B, T, D))
         return (y, weights) if return_attention else y
+
+    def attend_last(self, x, key_mask) -> torch.Tensor:
+        """The last token's output alone, (B, 1, D), without computing any key or value.
+
+        With a single query per sample, both projections can move past the sums.  The score of
+        token t in head h is q_h . (W_k,h x_t + b_k,h) = (W_k,h^T q_h) . x_t + q_h . b_k,h: pull the
+        query back into token space once, u_h = W_k,h^T q_h, and dot it with the raw tokens (the
+        term q_h . b_k,h is the same for every t, and softmax ignores it).  The output of head h
+        is sum_t w_t (W_v,h x_t + b_v,h) = W_v,h (sum_t w_t x_t) + b_v,h, since the weights sum
+        to 1: average the raw tokens, then project once.  The same numbers as the full block's
+        last row, with no (B, T, 2D) keys and values: 2H instead of 4D multiply-adds per token.
+        """
+        B, T, D = x.shape
+        H, hd = self.heads, D // self.heads
+        w_q, w_k, w_v = self.qkv.weight.split(D)  # (D, D) each; rows h * hd ... = head h
+        b_q, _, b_v = self.qkv.bias.split(D)
+        q = F.linear(x[:, -1], w_q, b_q).view(B, H, hd)  # the target's query, per head
+        u = torch.einsum("bhe,hed->bhd", q, w_k.view(H, hd, D))  # (B, H, D)
+        scores = x @ u.transpose(1, 2) / math.sqrt(hd)  # (B, T, H): q_h . k_t,h up to a constant
+        weights = scores.masked_fill(~key_mask[:, :, None], float("-inf")).softmax(1)
+        pooled = weights.transpose(1, 2) @ x  # (B, H, D): per head, a weighted average of tokens
+        y = torch.einsum("bhd,hed->bhe", pooled, w_v.view(H, hd, D)) + b_v.view(H, hd)
+        return self.out(y.reshape(B, 1, D))
 
 
 class EncoderBlock(nn.Module):
@@ -114,9 +133,9 @@ class EncoderBlock(nn.Module):
 
     ``last_only=True``: only the last token's output, (B, 1, D).  Everything after the attention
     (residual, dropout, LayerNorm, feed-forward) acts on each token alone, so that row equals the
-    full block's last row.  Dropout masks are still drawn for all T tokens and sliced, so the random
-    stream is the full computation's and a seeded training run follows the same path (up to
-    floating-point rounding).
+    full block's last row.  In training, dropout draws masks for that row alone: the same
+    distribution, but not the same random numbers as the full block (drawing all T rows to keep
+    one took a fifth of a training step).
     """
 
     def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float, norm: str):
@@ -127,22 +146,12 @@ class EncoderBlock(nn.Module):
                                  nn.Linear(ffn_mult * dim, dim))
         self.drop = nn.Dropout(dropout)
 
-    def drop_last(self, x: torch.Tensor, T: int) -> torch.Tensor:
-        """Dropout of x (B, 1, D) as the last row of a (B, T, D) dropout (bit for bit)."""
-        p = self.drop.p
-        if not self.training or p == 0:
-            return x
-        keep = x.new_empty(x.shape[0], T, x.shape[2]).bernoulli_(1 - p)[:, -1:]  # as F.dropout
-        return x * keep.div_(1 - p)
-
     def forward(self, s, key_mask, return_attention: bool = False, last_only: bool = False):
-        T = s.shape[1]
         a = self.attention(s, key_mask, return_attention, last_only)
         a, weights = a if return_attention else (a, None)
-        drop = (lambda x: self.drop_last(x, T)) if last_only else self.drop
         s = s[:, -1:] if last_only else s
-        s = self.norm1(s + drop(a))
-        s = self.norm2(s + drop(self.ffn(s)))
+        s = self.norm1(s + self.drop(a))
+        s = self.norm2(s + self.drop(self.ffn(s)))
         return s, weights
 
 
@@ -175,19 +184,22 @@ class BST(nn.Module):
         mask = batch["hist_item"] != PAD
         target = torch.ones_like(batch["target_item"]).unsqueeze(1)
         B, L = mask.shape
-        out = torch.zeros(B, L + 1, self.config.pos_dim)
+        parts = []
         if self.index_position is not None:
             rank = torch.where(mask, recency_rank(mask) + 1, PAD)
-            out = out + self.index_position(torch.cat([rank, target], dim=1))
+            parts.append(self.index_position(torch.cat([rank, target], dim=1)))
         if self.time_position is not None:
-            out = out + self.time_position(torch.cat([batch["hist_time"], target], dim=1))
-        return out
+            parts.append(self.time_position(torch.cat([batch["hist_time"], target], dim=1)))
+        if not parts:
+            return torch.zeros(B, L + 1, self.config.pos_dim)
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """-> tokens (B, T, D) with the target appended last, key mask (B, T)."""
         items = torch.cat([batch["hist_item"], batch["target_item"].unsqueeze(1)], dim=1)
         cats = torch.cat([batch["hist_cat"], batch["target_cat"].unsqueeze(1)], dim=1)
-        tokens = torch.cat([self.items(items, cats), self.position_embedding(batch)], dim=-1)
+        tokens = torch.cat([self.items.item(items), self.items.cat(cats),
+                            self.position_embedding(batch)], dim=-1)  # = [items(items, cats); pos]
         return tokens, items != PAD
 
     def forward(self, batch: dict[str, torch.Tensor], return_attention: bool = False):

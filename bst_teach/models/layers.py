@@ -23,9 +23,30 @@ def init_embedding_(table: nn.Embedding, std: float) -> nn.Embedding:
     return table
 
 
+class Embedding(nn.Embedding):
+    """``nn.Embedding`` with a padding row, looked up as rows of the weight: same values, same
+    gradients, a faster backward pass on the CPU for the long index tensors of a history.
+
+    ``nn.Embedding``'s CPU backward sorts the indices once there are more than a few thousand
+    (a batch of 256 histories of 20 has 5,376); ``index_select``'s adds rows without sorting.
+    Multiplying by the mask of real indices keeps the padding row's gradient at zero, as
+    ``padding_idx`` does, so the padding row stays zero.
+    """
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return lookup(self.weight, idx, idx != self.padding_idx)
+
+
+def lookup(weight: torch.Tensor, idx: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Rows ``weight[idx]``, (*idx.shape, dim), zero (and with zero gradient) where ``real`` is
+    False."""
+    rows = weight.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
+    return rows * real.unsqueeze(-1)
+
+
 def embedding(n: int, dim: int, std: float) -> nn.Embedding:
     """An (n, dim) table with row PAD fixed at zero, initialised N(0, std^2)."""
-    return init_embedding_(nn.Embedding(n, dim, padding_idx=PAD), std)
+    return init_embedding_(Embedding(n, dim, padding_idx=PAD), std)
 
 
 class OtherFeatures(nn.Module):
@@ -45,9 +66,17 @@ class OtherFeatures(nn.Module):
         self.tables = nn.ModuleList(embedding(f.vocab_size, f.embed_dim, PROFILE_STD)
                                     for f in schema.features)
         self.out_dim = sum(f.embed_dim for f in schema.features)
+        # Where each table starts in the tables stacked on top of each other, for one lookup of
+        # all F columns instead of F lookups (when all tables have the same width).
+        sizes = [f.vocab_size for f in schema.features]
+        self.same_width = len({f.embed_dim for f in schema.features}) == 1
+        self.register_buffer("offsets", torch.tensor([0] + sizes[:-1]).cumsum(0), persistent=False)
 
     def forward(self, sparse: torch.Tensor) -> torch.Tensor:
-        return torch.cat([table(sparse[:, i]) for i, table in enumerate(self.tables)], dim=-1)
+        if not self.same_width:
+            return torch.cat([table(sparse[:, i]) for i, table in enumerate(self.tables)], dim=-1)
+        weight = torch.cat([table.weight for table in self.tables])  # (sum of vocab sizes, d)
+        return lookup(weight, sparse + self.offsets, sparse != PAD).flatten(1)  # (B, F * d)
 
 
 class ItemEmbedding(nn.Module):
