@@ -8,8 +8,8 @@ SHARED_ML100K := $(abspath ../shared/data/ml-100k)
 export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML100K),)
 export PYTHONHASHSEED := 0
 # PyTorch's OpenMP threads sleep while they wait instead of spinning: with spinning threads a
-# training step took 30x longer as soon as another process was busy (bst_teach/__init__.py).
-# Every command below inherits it: tests, notebook kernels, jupyter-book, the command line.
+# training step can take many times longer as soon as another process is busy (see
+# bst_teach/__init__.py). Every command below inherits it: tests, notebook kernels, jupyter-book.
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: book site test venv browser serve clean student notebook
