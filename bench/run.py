@@ -17,7 +17,15 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
    100 that share a full history of L behaviours; ``torch.inference_mode``), p50 and p95 over many
    calls, at L = 20 ... 400, with the FLOPs of that pass counted by
    ``torch.utils.flop_counter.FlopCounterMode``.
-4. **Memory**: peak resident set size (VmHWM of /proc/self/status) of a fresh subprocess per row
+4. **Before / after**: one training step of our BST *with its batch building* (a batch cut from
+   the split's tensors, forward, loss, backward, optimiser) at L = 20, 50, 200 on one thread,
+   against the reference step of ``bench/reference_step.py`` (the same model as it was before
+   the leaner step: per-tensor indexing, unfused Adam), interleaved; with the FLOPs of a step
+   (``FlopCounterMode``) as GFLOP/s and as a fraction of a 1024 x 1024 matmul on one thread.
+5. **Busy machine**: training throughput of every model with one competing busy process
+   (``python -c 'while True: pass'``) as a ratio to the throughput without it, interleaved round
+   by round in the same run.
+6. **Memory**: peak resident set size (VmHWM of /proc/self/status) of a fresh subprocess per row
    that builds the model and its data, then runs 3 training steps (or 5 serving passes);
    "increase" is the peak during those steps minus the RSS just before them.  RSS counts the whole
    process (Python, torch, the batches), not tensors alone.
@@ -44,47 +52,56 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts: bst_teach/__init__.py
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
 
 from peers import MISMATCHES, SETTINGS, batch_independent, build_peer  # noqa: E402
+import reference_step  # noqa: E402
 
 from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
 from bst_teach.experiments import BOOK_TRAIN  # noqa: E402
 from bst_teach.models import build_model  # noqa: E402
 from bst_teach.models.layers import init_embedding_  # noqa: E402
+from bst_teach.serving import score_candidates  # noqa: E402
+from bst_teach.train import batches, make_optimizer, train_step  # noqa: E402
 
 B = SETTINGS["batch_size"]
 N_CANDIDATES = 100
 TRAIN_LENGTHS = (20, 50, 200)
+BUSY_LENGTHS = (20, 200)
 SERVE_LENGTHS = (20, 50, 100, 200, 400)
 
-# key: (label, family).  "bst_full" is our BST with the whole last block computed (the code as it
-# was before the target-only last block): the "before" rows.
+# key: (label, family).  "bst_full" is our BST with the whole last block computed;
+# "bst_reference" the model and optimiser of bench/reference_step.py.
 MODELS = {
     "wdl": ("ours WDL (EmbeddingMLP)", "wdl"),
     "din": ("ours DIN", "din"),
     "bst": ("ours BST", "bst"),
-    "bst_full": ("ours BST, full last block (before)", "bst"),
+    "bst_full": ("ours BST, full last block", "bst"),
+    "bst_reference": ("reference step (per-tensor indexing, unfused Adam)", "bst"),
+    "bst_shared": ("ours BST, history once (serving.score_candidates)", "bst"),
+    "bst2": ("ours BST, 2 blocks", "bst"),
+    "bst2_shared": ("ours BST, 2 blocks, history once (serving.score_candidates)", "bst"),
     "rechub_bst": ("torch-rechub BST, matched (FFN 128, no attention dropout)", "bst"),
     "rechub_bst_shipped": ("torch-rechub BST as shipped (FFN 2048)", "bst"),
     "rechub_din": ("torch-rechub DIN", "din"),
     "deepctr_din": ("deepctr-torch DIN", "din"),
-    # quality only: our BST with PyTorch's default N(0, 1) in every embedding table, as it was
-    # before bst_teach.models.layers started them small (the "before" row)
-    "bst_default_init": ("ours BST, embeddings N(0, 1) (before)", "bst"),
+    # quality only: our BST with PyTorch's default N(0, 1) in every embedding table
+    "bst_default_init": ("ours BST, embeddings N(0, 1)", "bst"),
 }
-TRAIN_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst", "rechub_bst_shipped", "rechub_din",
-                "deepctr_din"]
+TRAIN_MODELS = ["wdl", "din", "bst", "bst_full", "bst_reference", "rechub_bst",
+                "rechub_bst_shipped", "rechub_din", "deepctr_din"]
 QUALITY_MODELS = ["bst", "rechub_bst", "bst_default_init"]
-SERVE_MODELS = ["wdl", "din", "bst", "bst_full", "rechub_bst"]
+SERVE_MODELS = ["wdl", "din", "bst", "bst_shared", "bst_full", "bst2", "bst2_shared", "rechub_bst"]
 # Ratios reported: (ours, peer)
 RATIOS = [("bst", "rechub_bst"), ("bst", "rechub_bst_shipped"), ("bst_full", "rechub_bst"),
-          ("din", "rechub_din"), ("din", "deepctr_din")]
+          ("bst", "bst_reference"), ("din", "rechub_din"), ("din", "deepctr_din")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,10 +166,16 @@ class Runner:
             m = build_model("din", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
                             attention_hidden=s["attention_hidden"], hidden=s["hidden"],
                             dropout=s["din_dropout"])
-        elif key in ("bst", "bst_full", "bst_default_init"):
+        elif key == "bst_reference":
+            m = reference_step.BST(schema, reference_step.BSTConfig(
+                item_dim=s["item_dim"], cat_dim=s["cat_dim"], pos_dim=s["pos_dim"],
+                blocks=s["blocks"], heads=s["heads"], ffn_mult=s["ffn_mult"],
+                dropout=s["bst_dropout"], hidden=s["hidden"]))
+        elif key in ("bst", "bst_full", "bst_default_init", "bst_shared", "bst2", "bst2_shared"):
             m = build_model("bst", schema, item_dim=s["item_dim"], cat_dim=s["cat_dim"],
-                            pos_dim=s["pos_dim"], blocks=s["blocks"], heads=s["heads"],
-                            ffn_mult=s["ffn_mult"], dropout=s["bst_dropout"], hidden=s["hidden"])
+                            pos_dim=s["pos_dim"], blocks=2 if key.startswith("bst2") else s["blocks"],
+                            heads=s["heads"], ffn_mult=s["ffn_mult"], dropout=s["bst_dropout"],
+                            hidden=s["hidden"])
             m.target_only_last_block = key != "bst_full"
             if key == "bst_default_init":  # nn.Embedding's own N(0, 1), padding row zero
                 for e in (mod for mod in m.modules() if isinstance(mod, torch.nn.Embedding)):
@@ -164,6 +187,7 @@ class Runner:
         else:
             m = build_peer(key, schema, max_len)
         self.model, self.peer = m, hasattr(m, "core")
+        self.shared = key.endswith("_shared")  # serving: bst_teach.serving.score_candidates
 
     def prepare(self, batch):
         return (self.model.convert(batch) if self.peer else batch), batch["label"]
@@ -174,14 +198,24 @@ class Runner:
         return F.binary_cross_entropy_with_logits(self.model(x), y)
 
     def score(self, x):
+        if self.shared:  # x: a candidates batch whose rows share one history
+            user = {k: x[k][0] for k in ("hist_item", "hist_cat", "hist_time")}
+            return torch.sigmoid(score_candidates(self.model, user, x))
         return self.model.proba(x) if self.peer else torch.sigmoid(self.model(x))
+
+    def optimizer(self):
+        """Our package's optimiser (fused Adam, BOOK_TRAIN's learning rate) for every model but
+        the reference step, which keeps PyTorch's unfused default."""
+        if self.key == "bst_reference":
+            return reference_step.reference_optimizer(self.model, BOOK_TRAIN.lr)
+        return make_optimizer(self.model, BOOK_TRAIN)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
 
 def make_step(runner: Runner):
-    opt = torch.optim.Adam(runner.model.parameters(), lr=BOOK_TRAIN.lr)
+    opt = runner.optimizer()
     runner.model.train()
 
     def step(x, y):
@@ -245,6 +279,149 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Before / after: the whole training step of our BST, batch building included, on one thread
+# ---------------------------------------------------------------------------------------------
+def matmul_gflops(n: int = 1024, reps: int = 10) -> float:
+    """GFLOP/s of an (n, n) x (n, n) float32 matmul on the current threads (median of reps)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def step_flops(runner: Runner, batch) -> int:
+    """FLOPs of forward + loss + backward of one training step (the optimiser is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    runner.model.train()
+    sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    with FlopCounterMode(display=False, custom_mapping={sdpa: _cpu_sdpa_flops}) as counter:
+        runner.loss(*runner.prepare(batch)).backward()
+    runner.model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def step_before_after(lengths, rounds: int, window: float, log) -> dict:
+    """ms per training step, batch 256, one thread, batch building included: ours (bst_teach.train:
+    packed batches, train_step, fused Adam) against the reference step (reference_step.batches,
+    the old model, unfused Adam).  Interleaved windows; wall clock and process CPU time."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    peak = matmul_gflops()
+    rows = []
+    for L in lengths:
+        schema = bench_schema(L)
+        data = random_batch(schema, B * 16, seed=L)  # 16 batches, reshuffled every pass
+        runners = {k: Runner(k, schema, L) for k in ("bst_reference", "bst")}
+        loops = {}
+        for k, r in runners.items():
+            opt, gen = r.optimizer(), torch.Generator().manual_seed(0)
+            make = reference_step.batches if k == "bst_reference" else batches
+            state = {"it": iter(())}
+
+            def one(r=r, opt=opt, gen=gen, make=make, state=state, k=k):
+                try:
+                    b = next(state["it"])
+                except StopIteration:
+                    state["it"] = iter(make(data, B, gen))
+                    b = next(state["it"])
+                if k == "bst_reference":
+                    loss = r.loss(b, b["label"])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    loss.item()
+                else:
+                    train_step(r.model, opt, b)
+
+            r.model.train()
+            loops[k] = one
+        flops = {k: step_flops(r, random_batch(schema, B, seed=1)) for k, r in runners.items()}
+        for k in loops:
+            for _ in range(3):
+                loops[k]()
+        n = {}
+        for k in loops:
+            t = time.perf_counter()
+            loops[k]()
+            n[k] = max(2, round(window / (time.perf_counter() - t)))
+        wall, cpu = {k: [] for k in loops}, {k: [] for k in loops}
+        for rnd in range(rounds):
+            for k in (list(loops) if rnd % 2 == 0 else list(loops)[::-1]):
+                t, c = time.perf_counter(), time.process_time()
+                for _ in range(n[k]):
+                    loops[k]()
+                wall[k].append((time.perf_counter() - t) / n[k] * 1e3)
+                cpu[k].append((time.process_time() - c) / n[k] * 1e3)
+        for k, r in runners.items():
+            ms = statistics.median(wall[k])
+            ref_flops = flops["bst_reference"]
+            rows.append({"L": L, "model": k, "label": r.label, "ms_per_step": ms,
+                         "cpu_ms_per_step": statistics.median(cpu[k]),
+                         "samples_per_s": B / ms * 1e3, "flops_per_step": flops[k],
+                         "gflops": flops[k] / ms / 1e6, "fraction_of_matmul": flops[k] / ms / 1e6 / peak,
+                         "reference_flops_gflops": ref_flops / ms / 1e6})
+            log(f"  step L={L:<4} {r.label:<52} {ms:7.2f} ms (CPU {rows[-1]['cpu_ms_per_step']:.2f})  "
+                f"{rows[-1]['gflops']:5.1f} GFLOP/s = {rows[-1]['fraction_of_matmul']:.0%} of matmul")
+        before, after = rows[-2], rows[-1]
+        log(f"  step L={L:<4} speed-up {before['ms_per_step'] / after['ms_per_step']:.2f}x (wall), "
+            f"{before['cpu_ms_per_step'] / after['cpu_ms_per_step']:.2f}x (CPU time)")
+    torch.set_num_threads(threads)
+    return {"threads": 1, "matmul_1024_gflops": peak, "rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Busy machine: throughput with one competing busy process, as a ratio to without it
+# ---------------------------------------------------------------------------------------------
+HOG = [sys.executable, "-c", "while True: pass"]
+
+
+def busy_ratios(lengths, keys, rounds: int, window: float, log) -> list[dict]:
+    """Every round: one window per model without, then one with a busy process running."""
+    rows = []
+    for L in lengths:
+        schema = bench_schema(L)
+        pool = [random_batch(schema, B, seed) for seed in range(8)]
+        runners = {k: Runner(k, schema, L) for k in keys}
+        data = {k: [r.prepare(b) for b in pool] for k, r in runners.items()}
+        steps = {k: make_step(r) for k, r in runners.items()}
+        n_steps = {}
+        for k in keys:
+            for x, y in data[k][:2]:
+                steps[k](x, y)
+            t = time.perf_counter()
+            steps[k](*data[k][2])
+            n_steps[k] = max(1, round(window / (time.perf_counter() - t)))
+        sps = {(k, phase): [] for k in keys for phase in ("idle", "busy")}
+        for rnd in range(rounds):
+            for phase in ("idle", "busy"):
+                hog = subprocess.Popen(HOG) if phase == "busy" else None
+                if hog:
+                    time.sleep(0.2)
+                try:
+                    for k in keys[rnd % len(keys):] + keys[:rnd % len(keys)]:
+                        t = time.perf_counter()
+                        for i in range(n_steps[k]):
+                            steps[k](*data[k][i % len(pool)])
+                        sps[k, phase].append(n_steps[k] * B / (time.perf_counter() - t))
+                finally:
+                    if hog:
+                        hog.kill()
+                        hog.wait()
+        for k in keys:
+            idle, busy = statistics.median(sps[k, "idle"]), statistics.median(sps[k, "busy"])
+            rows.append({"L": L, "model": k, "label": runners[k].label, "idle_samples_per_s": idle,
+                         "busy_samples_per_s": busy, "ratio": busy / idle})
+            log(f"  busy L={L:<4} {runners[k].label:<52} {busy:8.0f} / {idle:8.0f} = {busy / idle:.2f}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. Serving latency and FLOPs
 # ---------------------------------------------------------------------------------------------
 def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kw):
@@ -253,11 +430,13 @@ def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kw):
 
 
 def count_flops(fn) -> dict:
-    """FLOPs of one call: total and attention (F.scaled_dot_product_attention: QK^T and AV).
+    """FLOPs of one call: total and attention.
 
-    Every model here runs its attention through F.scaled_dot_product_attention (ours when no
-    weights are asked for; nn.MultiheadAttention when need_weights=False, as in
-    nn.TransformerEncoderLayer).  Its CPU kernel has no FLOP formula in torch, so we give it one.
+    Attention counts F.scaled_dot_product_attention (QK^T and AV; the peers' nn.MultiheadAttention
+    and our full blocks use it) and every batched matrix product (``bmm``: our target-only block
+    and ``bst_teach.serving`` write their attention as products of small matrices; Linear layers
+    run as mm / addmm and are not counted).  The CPU attention kernel has no FLOP formula in
+    torch, so we give it one.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -265,7 +444,8 @@ def count_flops(fn) -> dict:
     with FlopCounterMode(display=False, custom_mapping={sdpa: _cpu_sdpa_flops}) as counter:
         fn()
     per_op = counter.get_flop_counts().get("Global", {})
-    attention = sum(v for op, v in per_op.items() if "scaled_dot_product" in str(op))
+    attention = sum(v for op, v in per_op.items()
+                    if "scaled_dot_product" in str(op) or str(op).startswith("aten.bmm"))
     return {"flops": counter.get_total_flops(), "attention_flops": attention}
 
 
@@ -471,6 +651,28 @@ def markdown(res: dict) -> str:
               "| L | ours | peer | ratio |", "|---|---|---|---|"]
     for r in res["ratios"]:
         lines.append(f"| {r['L']} | {r['ours_label']} | {r['peer_label']} | {r['ratio']:.2f} |")
+    st = res.get("steps", {})
+    if st:
+        lines += ["", "## Training step before / after (batch 256, one thread, batch building included)",
+                  "", f"1024 x 1024 float32 matmul on one thread: {st['matmul_1024_gflops']:.1f} GFLOP/s.",
+                  "", "| L | step | ms/step | CPU ms/step | MFLOP/step | GFLOP/s | of matmul |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in st["rows"]:
+            lines.append(f"| {r['L']} | {r['label']} | {r['ms_per_step']:.2f} | "
+                         f"{r['cpu_ms_per_step']:.2f} | {r['flops_per_step'] / 1e6:.0f} | "
+                         f"{r['gflops']:.1f} | {r['fraction_of_matmul']:.0%} |")
+        by = {(r["L"], r["model"]): r for r in st["rows"]}
+        lines += ["", "| L | speed-up (wall) | speed-up (CPU time) |", "|---|---|---|"]
+        for L in sorted({r["L"] for r in st["rows"]}):
+            a, b = by[L, "bst_reference"], by[L, "bst"]
+            lines.append(f"| {L} | {a['ms_per_step'] / b['ms_per_step']:.2f} | "
+                         f"{a['cpu_ms_per_step'] / b['cpu_ms_per_step']:.2f} |")
+    if res.get("busy"):
+        lines += ["", "## Busy machine: throughput with one busy process / without (same run)", "",
+                  "| L | model | without | with | ratio |", "|---|---|---|---|---|"]
+        for r in res["busy"]:
+            lines.append(f"| {r['L']} | {r['label']} | {r['idle_samples_per_s']:.0f} | "
+                         f"{r['busy_samples_per_s']:.0f} | {r['ratio']:.2f} |")
     lines += ["", f"## Serving: {N_CANDIDATES} candidates for one user, one forward pass", "",
               "| L | model | p50 ms | p95 ms | calls | MFLOP | of which attention | "
               "peak RSS MiB (+ during calls) |", "|---|---|---|---|---|---|---|---|"]
@@ -520,8 +722,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer rounds, repetitions, seeds, epochs")
     p.add_argument("--out", default=str(HERE / "results"), help="folder for results.json / .md")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    p.add_argument("--skip", nargs="*", default=[], choices=["training", "serving", "memory",
-                                                              "quality"])
+    p.add_argument("--skip", nargs="*", default=[],
+                   choices=["training", "steps", "busy", "serving", "memory", "quality"])
     p.add_argument("--memory-row", nargs=3, metavar=("KIND", "MODEL", "L"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -548,6 +750,7 @@ def main(argv=None):
     res = {"meta": meta, "settings": {k: list(v) if isinstance(v, tuple) else v
                                       for k, v in SETTINGS.items()},
            "mismatches": MISMATCHES, "training": [], "ratios": [], "serving": [], "memory": [],
+           "steps": {}, "busy": [],
            "quality": {"skipped": "--skip quality"}}
     t0 = time.perf_counter()
     log("checks")
@@ -557,6 +760,12 @@ def main(argv=None):
         log(f"training throughput ({rounds} interleaved rounds, windows of about {window} s)")
         res["training"] = training_throughput(TRAIN_LENGTHS, TRAIN_MODELS, rounds, window, log)
         res["ratios"] = ratios(res["training"])
+    if "steps" not in a.skip:
+        log("training step before / after (one thread, batch building included)")
+        res["steps"] = step_before_after(TRAIN_LENGTHS, rounds, window, log)
+    if "busy" not in a.skip:
+        log(f"busy machine: every model with and without one busy process ({rounds} rounds)")
+        res["busy"] = busy_ratios(BUSY_LENGTHS, TRAIN_MODELS, rounds, window / 2, log)
     if "serving" not in a.skip:
         log(f"serving latency (up to {reps} calls or {budget} s per model and L)")
         res["serving"] = serving_latency(SERVE_LENGTHS, SERVE_MODELS, reps, budget, log)
