@@ -39,7 +39,7 @@ def _not_a_checkpoint(path, detail: str) -> CheckpointError:
 
 def save_checkpoint(model: torch.nn.Module, path) -> None:
     """Write weights, model name, config and schema to ``path`` atomically (temporary file in the
-    same folder, then :func:`os.replace`)."""
+    same folder, then ``os.replace``)."""
     path = Path(path)
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
     payload = {"model": model.name, "config": config, "schema": model.schema.to_dict(),

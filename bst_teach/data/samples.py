@@ -35,7 +35,7 @@ from .errors import DataError
 
 DAY = 86400
 
-#: The most history slots (samples x L) a data set may hold: about 3 GB of arrays and tensors at
+#: The most history slots (samples x L) a data set may hold, about 3 GB of arrays and tensors at
 #: 64 bytes per slot.  MovieLens-100K with L = 200 holds 2e7; a bigger request is refused with an
 #: estimate instead of running out of memory after minutes of work.
 MAX_HISTORY_CELLS = 50_000_000
