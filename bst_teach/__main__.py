@@ -1,11 +1,16 @@
 """Command line: ``python -m bst_teach train --data synthetic --model bst [--json]``.
 
-Bad arguments and bad files give a one-line error and a non-zero exit, never a traceback.
+Bad arguments and bad files give a one-line error and a non-zero exit, never a traceback.  The
+arguments, and the ``--save`` path, are checked before any work (:func:`_validate`), so a run
+never trains for minutes and then fails; an option that does not apply to the chosen data or
+model is refused instead of silently ignored.  The JSON report never holds NaN.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 
 import torch
@@ -50,45 +55,129 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student-copies", help="copy notebooks with the solutions removed")
     s.add_argument("source", help="folder of notebooks (the book)")
     s.add_argument("dest", help="folder to write the student copies to")
+    parser.train_parser = t
     return parser
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
+#: Options that apply to some data sources or models only: (the option they depend on, values).
+ONLY_WITH = {
+    "interactions": ("data", ("csv",)), "items": ("data", ("csv",)), "users": ("data", ("csv",)),
+    "data_dir": ("data", ("ml-100k",)), "download": ("data", ("ml-100k",)),
+    "positive_threshold": ("data", ("ml-100k", "csv")), "data_seed": ("data", ("synthetic",)),
+    "blocks": ("model", ("bst",)), "heads": ("model", ("bst",)), "position": ("model", ("bst",)),
+    "norm": ("model", ("bst",)), "din_time": ("model", ("din",)),
+}
+MAX_BLOCKS = 16  # far beyond the paper's 1 to 4, and a bound on the work one command can ask for
+SEED_LIMIT = 2 ** 32  # numpy's seeds are 0 .. 2**32 - 1
+
+
+def _given(argv) -> set[str]:
+    """The ``train`` options written on the command line (not left at their defaults)."""
+    parser = _parser()
+    for action in parser.train_parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _validate(args, given: set[str]) -> None:
+    """Every check that needs no data, before any work; raises ValueError with one line."""
+    def flag(dest):
+        return "--" + dest.replace("_", "-")
+
+    for dest, (on, allowed) in ONLY_WITH.items():
+        if dest in given and getattr(args, on) not in allowed:
+            raise ValueError(f"{flag(dest)} applies to --{on} {' or '.join(allowed)} only, not "
+                             f"--{on} {getattr(args, on)} (it would be ignored)")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive finite number, got {args.lr}")
+    if args.positive_threshold is not None and not math.isfinite(args.positive_threshold):
+        raise ValueError(f"--positive-threshold must be a finite number, got "
+                         f"{args.positive_threshold}")
+    for dest in ("seed", "data_seed"):
+        if not 0 <= getattr(args, dest) < SEED_LIMIT:
+            raise ValueError(f"{flag(dest)} must be between 0 and {SEED_LIMIT - 1}, got "
+                             f"{getattr(args, dest)}")
+    cores = os.cpu_count() or 1
+    if args.threads and args.threads > cores:
+        raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
+    if args.model == "bst":
+        from .models import BSTConfig
+        if args.blocks > MAX_BLOCKS:
+            raise ValueError(f"--blocks must be at most {MAX_BLOCKS}, got {args.blocks}")
+        c = BSTConfig()
+        width = c.item_dim + c.cat_dim + c.pos_dim
+        if width % args.heads:
+            divisors = [h for h in range(1, width + 1) if width % h == 0]
+            raise ValueError(f"--heads must divide the token width {width}: one of "
+                             f"{', '.join(map(str, divisors))}; got {args.heads}")
+    if args.save is not None:
+        from .checkpoint import check_save_path
+        check_save_path(args.save)
+
+
+def _finite(report: dict) -> dict:
+    """The report, or ValueError naming the first number that is NaN or infinite."""
+    for key, value in report.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"the run produced {key} = {value}: the model's outputs are not "
+                             f"usable (training diverged? try a smaller --lr)")
+    return report
+
+
 def _train(args) -> dict:
+    from .checkpoint import save_checkpoint
     from .data import load_dataset
-    from .train import TrainConfig, fit, save_checkpoint
+    from .train import TrainConfig, fit
 
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download)
+    if data.schema.max_len < args.max_len:
+        print(f"note: --max-len {args.max_len} capped at {data.schema.max_len}, the longest "
+              f"history in the data", file=sys.stderr)
     config = {"wdl": {}, "din": {"time_features": args.din_time},
               "bst": {"blocks": args.blocks, "heads": args.heads, "position": args.position,
                       "norm": args.norm}}[args.model]
-    result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                                            lr=args.lr, seed=args.seed, patience=args.patience,
-                                            progress=not args.json), **config)
+    try:
+        result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                                lr=args.lr, seed=args.seed,
+                                                patience=args.patience, progress=not args.json),
+                     **config)
+    except ValueError as e:  # scikit-learn's metrics refuse NaN predictions
+        if "NaN" in str(e) or "infinity" in str(e):
+            raise ValueError(f"training diverged: the model's outputs became NaN or infinite "
+                             f"(--lr {args.lr} too large?)") from None
+        raise
+    report = _finite({**result.summary(), "data": args.data, "config": config,
+                      "seed": args.seed, "max_len": data.schema.max_len,
+                      "n_train": len(data.train), "n_val": len(data.val),
+                      "n_test": len(data.test), "threads": torch.get_num_threads()})
     if args.save:
         save_checkpoint(result.model, args.save)
-    return {**result.summary(), "data": args.data, "config": config, "seed": args.seed,
-            "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
-            "threads": torch.get_num_threads()}
+    return report
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
+            _validate(args, _given(argv))
             report = _train(args)
             if args.json:
-                print(json.dumps(report))
+                print(json.dumps(report, allow_nan=False))
             else:
                 print(f"{report['model']} on {report['data']}: test AUC {report['test_auc']:.4f}, "
                       f"log-loss {report['test_logloss']:.4f}, {report['epochs']} epochs in "
@@ -97,8 +186,11 @@ def main(argv=None) -> int:
             from .exercises.student import write_student_copies
             for path in write_student_copies(args.source, args.dest):
                 print(path)
-    except (ValueError, OSError) as err:  # DataError is a ValueError
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # DataError and CheckpointError are ValueErrors
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory: try a smaller --max-len or --batch-size", file=sys.stderr)
         return 2
     return 0
 

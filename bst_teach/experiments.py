@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .data.samples import Dataset
-from .train import TrainConfig, TrainResult, fit, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
+from .train import TrainConfig, TrainResult, fit
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -71,9 +72,7 @@ def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
                            train_seconds=info["train_seconds"])
     result = fit(name, data, cfg, **model_config)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{key}.{os.getpid()}.pt"
-    save_checkpoint(result.model, tmp)
-    os.replace(tmp, ckpt)
+    save_checkpoint(result.model, ckpt)  # atomic
     info = {k: getattr(result, k) for k in ("history", "best_epoch", "val_auc", "test_auc",
                                              "test_logloss", "train_seconds")}
     tmp = folder / f".{key}.{os.getpid()}.json"

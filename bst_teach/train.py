@@ -14,7 +14,7 @@ import copy
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,8 +23,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from tqdm.auto import tqdm
 
 from .data.samples import Dataset
-from .features import Schema
-from .models import MODELS, build_model
+from .models import build_model
 
 
 @dataclass
@@ -201,20 +200,3 @@ def fit(name: str, data: Dataset, config: TrainConfig | None = None,
     cfg = config or TrainConfig()
     set_seed(cfg.seed)
     return train(build_model(name, data.schema, **model_config), data, cfg, on_epoch)
-
-
-def save_checkpoint(model: torch.nn.Module, path) -> None:
-    """Weights, model name, config and schema in one file of plain types and tensors."""
-    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
-    torch.save({"model": model.name, "config": config, "schema": model.schema.to_dict(),
-                "state_dict": model.state_dict()}, path)
-
-
-def load_checkpoint(path) -> torch.nn.Module:
-    """Rebuild a model saved by :func:`save_checkpoint` (safe: ``weights_only=True``)."""
-    ckpt = torch.load(path, weights_only=True)
-    cls, config_cls = MODELS[ckpt["model"]]
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()}
-    model = cls(Schema.from_dict(ckpt["schema"]), config_cls(**config))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()

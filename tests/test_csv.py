@@ -187,3 +187,32 @@ def test_bad_users(tmp_path, text, expected):
     with pytest.raises(DataError) as e:
         load_csv(inter, users=users)
     assert expected in str(e.value)
+
+
+# --- timestamps stay exact; units and folders are named -----------------------------------------
+def test_whole_seconds_are_read_exactly(tmp_path):
+    # float64 would round 1699999999.9999999999 up to 1700000000
+    path = write(tmp_path, "t.csv", HEADER + "u1,i1,1699999999.9999999999,1\nu1,i2,1.7e9,0\n"
+                 + "u1,i3,+32503679999,1\n")
+    ts = load_csv(path).events["timestamp"]
+    assert ts.dtype == np.int64
+    assert ts.tolist() == [1_699_999_999, 1_700_000_000, 32_503_679_999]
+
+
+@pytest.mark.parametrize("value", ["1700000000000", str(2 ** 53 + 1), "1.7e12"])
+def test_milliseconds_are_refused(tmp_path, value):
+    path = write(tmp_path, "ms.csv", HEADER + "u1,i1,1700000000,1\n" + f"u1,i2,{value},0\n")
+    with pytest.raises(DataError, match=rf"ms\.csv, line 3, column 'timestamp': '{value}' is "
+                                        r"after the year 3000.*milliseconds\? divide by 1000"):
+        load_csv(path)
+
+
+def test_a_folder_is_not_a_missing_file(tmp_path):
+    with pytest.raises(DataError, match="is a folder, not a CSV file"):
+        load_csv(tmp_path)
+
+
+def test_messages_are_one_line():
+    e = DataError("Error tokenizing data. C error: Expected 2 fields in line 3, saw 3\n",
+                  file="f.csv")
+    assert str(e) == "f.csv: Error tokenizing data. C error: Expected 2 fields in line 3, saw 3"

@@ -274,3 +274,51 @@ def test_load_with_download(server, tmp_path, monkeypatch):
     assert hits == ["/good.zip"]
     load_movielens(dest, download=True)  # already there: no second request
     assert hits == ["/good.zip"]
+
+
+# --- every load checks the files; leftovers of killed downloads go ---------------------------------
+def test_damaged_copy_is_refused_on_load(ml_dir, tmp_path):
+    copy = _copy(ml_dir, tmp_path / "ml-100k")
+    lines = (copy / "u.data").read_bytes().splitlines(keepends=True)
+    (copy / "u.data").write_bytes(b"".join(lines[: len(lines) // 2]))  # trained to 0.677 before
+    with pytest.raises(DataError, match=r"u\.data has md5 .* expected " + ML100K_MD5["u.data"]):
+        load_movielens(copy)
+    (copy / "u.data").write_bytes(b"".join(lines))
+    assert len(load_movielens(copy).events) == 100_000
+
+
+def test_edit_after_a_load_is_seen_in_the_same_process(ml_dir, tmp_path):
+    copy = _copy(ml_dir, tmp_path / "ml-100k")
+    load_movielens(copy)  # hashed once: the fast path remembers size, mtime and inode
+    (copy / "u.genre").write_text("")  # gave "attempt to get argmax of an empty sequence"
+    with pytest.raises(DataError, match=r"ml-100k: .*u\.genre has md5"):
+        load_movielens(copy)
+
+
+def test_loading_writes_nothing_into_the_folder(ml_dir, tmp_path):
+    copy = _copy(ml_dir, tmp_path / "ml-100k")
+    before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
+    load_movielens(copy)
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+
+
+def test_download_verifies_an_existing_folder(ml_dir, tmp_path):
+    copy = _copy(ml_dir, tmp_path / "ml-100k")
+    with open(copy / "README", "ab") as f:  # a file load_movielens does not parse
+        f.write(b" ")
+    load_movielens(copy)  # loading checks only the parsed files
+    with pytest.raises(DataError, match="README has md5.*Delete the folder"):
+        load_movielens(copy, download=True)
+
+
+def test_stale_part_folders_are_cleaned(server, tmp_path):
+    parent = tmp_path / "dl"
+    dead = parent / ".ml-100k.999999999.x1.part"  # no such process
+    (dead / "ml-100k").mkdir(parents=True)
+    old = parent / ".ml-100k.k2x9.part"  # an older version's name, two hours old
+    old.mkdir()
+    os.utime(old, (os.path.getmtime(old) - 7200,) * 2)
+    live = parent / f".ml-100k.{os.getpid()}.x3.part"  # a download still running: kept
+    live.mkdir()
+    download_movielens(parent / "ml-100k", url=f"{server}/good.zip", progress=False)
+    assert sorted(p.name for p in parent.iterdir()) == sorted(["ml-100k", live.name])

@@ -3,11 +3,13 @@
 For every page: it loads with no console error and no request leaving 127.0.0.1, and math renders.
 On every widget page, changing each control changes what is shown; a screenshot of each widget
 page goes to ``_build/screenshots`` for people to look at.  Internal links and anchors are
-checked with linkchecker.  The site is built first if ``_build/html`` does not exist (``make test``
-builds it before running the tests).
+checked with linkchecker, over HTTP from 127.0.0.1 like the browser tests, so that no test
+depends on where the clone lies or on its permissions.  The site is built first if
+``_build/html`` does not exist (``make test`` builds it before running the tests).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import re
@@ -159,22 +161,50 @@ status=0
 """
 
 
-def linkcheck(start: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+@contextlib.contextmanager
+def serve(folder: Path):
+    """``folder`` over HTTP on 127.0.0.1 (a free port) while the block runs; yields the base URL.
+
+    Linkchecker is given URLs, not files: run as root it drops its privileges to ``nobody``,
+    who cannot read a clone inside a private (mode 700) folder; this server reads as us.
+    """
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def linkcheck(folder: Path, start: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Linkchecker on ``start`` (a page of ``folder``) served over HTTP; links leaving the
+    server are not followed (``checkextern=0``), anchors are checked."""
     config = tmp_path / "linkchecker.ini"
     config.write_text(LINKCHECK_CONFIG)
     exe = shutil.which("linkchecker", path=str(Path(sys.executable).parent))
     assert exe, "linkchecker is not installed in the environment"
-    return subprocess.run([exe, "--config", str(config), "--no-status", str(start)],
-                          capture_output=True, text=True, timeout=600)
+    with serve(folder) as base:
+        return subprocess.run([exe, "--config", str(config), "--no-status", f"{base}/{start}"],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
 
 def test_linkchecker_catches_a_broken_anchor(tmp_path):
-    (tmp_path / "a.html").write_text('<a href="b.html#nowhere">b</a>')
-    (tmp_path / "b.html").write_text('<h1 id="here">b</h1>')
-    assert linkcheck(tmp_path / "a.html", tmp_path).returncode == 1
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.html").write_text('<a href="b.html#here">b</a> <a href="c.html">c</a>')
+    (site / "b.html").write_text('<h1 id="here">b</h1>')
+    (site / "c.html").write_text('<h1 id="c">c</h1>')
+    assert linkcheck(site, "a.html", tmp_path).returncode == 0  # every link and anchor exists
+    (site / "a.html").write_text('<a href="b.html#nowhere">b</a>')
+    assert linkcheck(site, "a.html", tmp_path).returncode == 1
+    (site / "a.html").write_text('<a href="missing.html">b</a>')
+    assert linkcheck(site, "a.html", tmp_path).returncode == 1
 
 
 def test_no_broken_internal_link_or_anchor(tmp_path):
     pages()
-    result = linkcheck(SITE / "index.html", tmp_path)
+    result = linkcheck(SITE, "index.html", tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]

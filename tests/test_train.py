@@ -3,7 +3,8 @@ import torch
 
 from bst_teach.data.synthetic import bayes_auc, make_synthetic, order_blind_ceiling_auc
 from bst_teach.models import build_model
-from bst_teach.train import TrainConfig, fit, load_checkpoint, predict, save_checkpoint, train
+from bst_teach.checkpoint import load_checkpoint, save_checkpoint
+from bst_teach.train import TrainConfig, fit, predict, train
 
 
 def quick(data, name="bst", seed=0, **kw):

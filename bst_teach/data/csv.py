@@ -7,7 +7,9 @@ Three files, each with a header line (UTF-8, comma-separated):
     user_id,item_id,timestamp,label        or    user_id,item_id,timestamp,rating
     u1,i7,1700000000,1                            u1,i7,1700000000,4.5
 
-* ``timestamp``: seconds since 1970-01-01 (a non-negative number; fractions are dropped);
+* ``timestamp``: seconds since 1970-01-01 (a non-negative number before the year 3000, so a
+  log in milliseconds is refused rather than read as the year 55,000; fractions are dropped,
+  whole seconds are read exactly);
 * ``label``: 1 for a click / positive, 0 otherwise; or
 * ``rating``: any number, turned into ``label = rating >= positive_threshold`` (you must pass
   ``positive_threshold``; ``label`` is then not needed).
@@ -80,7 +82,9 @@ class _Ragged(Exception):
 def _read_strings(path, nrows: int | None = None) -> _Table:
     """Read ``path`` (its first ``nrows`` lines if given) without interpreting any value."""
     file, path = str(path), Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise DataError("is a folder, not a CSV file", file=file)
+    if not path.exists():
         raise DataError("file not found", file=file)
     try:
         raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, index_col=False,
@@ -99,6 +103,8 @@ def _read_strings(path, nrows: int | None = None) -> _Table:
         raise DataError(f"not a valid CSV file ({e})", file=file) from None
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text ({e})", file=file) from None
+    except OSError as e:
+        raise DataError(f"cannot be read ({e.strerror or e})", file=file) from None
 
     raw = raw.apply(lambda col: col.str.strip())  # missing trailing fields read as ''
     header = raw.iloc[0].tolist()
@@ -170,6 +176,24 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return np.where(np.isfinite(x), x, np.nan)
 
 
+#: 3000-01-01 in seconds.  Anything later is taken for a mistake in units (milliseconds or
+#: microseconds read as seconds), not a date.
+LATEST_TIMESTAMP = 32_503_680_000
+_PLAIN_NUMBER = re.compile(r"^\+?(\d+)(\.\d*)?$")
+
+
+def _whole_seconds(values: pd.Series, ts: np.ndarray) -> np.ndarray:
+    """Whole seconds of each timestamp, exact for plain decimal text (no float rounding of the
+    integer part); other finite numbers (``1.7e9``) go through float64.  Bad values give 0 (they
+    were flagged already)."""
+    out = np.floor(np.where(np.isfinite(ts), ts, 0)).astype(np.int64)
+    whole = values.str.extract(_PLAIN_NUMBER, expand=False)[0]
+    plain = whole.notna().to_numpy()
+    if plain.any():
+        out[plain] = [int(w) for w in whole[plain]]
+    return out
+
+
 def _events(t: _Table, positive_threshold) -> pd.DataFrame:
     if positive_threshold is None:
         if "label" not in t.header and "rating" in t.header:
@@ -188,7 +212,9 @@ def _events(t: _Table, positive_threshold) -> pd.DataFrame:
     filled_ts, filled_y = (d["timestamp"] != "").to_numpy(), (d[target] != "").to_numpy()
     check.flag(filled_ts & np.isnan(ts), "timestamp", "is not a number")
     check.flag(ts < 0, "timestamp", "is negative: timestamps are seconds since 1970-01-01")
-    check.flag(ts >= 2.0 ** 63, "timestamp", "is too large for a time in seconds")
+    check.flag(ts >= LATEST_TIMESTAMP, "timestamp",
+               "is after the year 3000: timestamps are seconds since 1970-01-01 "
+               "(milliseconds? divide by 1000)")
     if target == "label":
         check.flag(filled_y & ~np.isin(y, (0, 1)), "label", "is not 0 or 1")
     else:
@@ -198,7 +224,7 @@ def _events(t: _Table, positive_threshold) -> pd.DataFrame:
     events = pd.DataFrame({
         "user_id": d["user_id"].to_numpy(),
         "item_id": d["item_id"].to_numpy(),
-        "timestamp": np.floor(ts).astype(np.int64),
+        "timestamp": _whole_seconds(d["timestamp"], ts),
     })
     if target == "label":
         events["label"] = y.astype(np.int64)
@@ -263,4 +289,4 @@ def load_csv(interactions, items=None, users=None, positive_threshold=None,
 
     user_table = _parse(users, _users) if users is not None else None
     return Interactions(name=name or Path(interactions).stem, events=events, items=item_table,
-                        users=user_table)
+                        users=user_table, source=str(interactions))

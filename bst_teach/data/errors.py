@@ -5,7 +5,8 @@ A :class:`DataError` says *where* the problem is as precisely as it can: the fil
 
     interactions.csv, line 7, column 'timestamp': 'abc' is not a number
 
-It subclasses :class:`ValueError`, so ``except ValueError`` catches it too.
+It subclasses :class:`ValueError`, so ``except ValueError`` catches it too.  The message is always
+one line: line breaks in a wrapped message (pandas' parser errors hold some) become spaces.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class DataError(ValueError):
 
     def __init__(self, problem: str, *, file=None, line: int | None = None,
                  column: str | None = None, value=_UNSET):
+        problem = " ".join(str(problem).split())  # one line, even around a pandas message
         self.problem = problem
         self.file = None if file is None else str(file)
         self.line = line

@@ -15,7 +15,9 @@ Where the files live
 :func:`load_movielens` never touches the network unless you pass ``download=True``; then it
 calls :func:`download_movielens`, which fetches the official zip, checks every file's md5 against
 :data:`ML100K_MD5` and only then moves the folder into place, so a failed or interrupted
-download leaves nothing behind.
+download leaves nothing behind.  Every load checks the md5 of the files it parses (a few
+milliseconds; computed once per process per file, see :func:`_md5`), so a damaged or edited copy
+is refused instead of silently giving other numbers.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import urllib.request
 import zipfile
 import zlib
@@ -70,25 +73,62 @@ def default_data_dir() -> Path:
 # ---------------------------------------------------------------------------------------------
 # Download and verification
 # ---------------------------------------------------------------------------------------------
+_MD5_CACHE: dict[tuple, str] = {}  # (resolved path, size, mtime_ns, inode) -> md5, this process
+
+
 def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()  # files are < 2 MB
+    """md5 of ``path``, computed once per process per version of the file.
+
+    The fast path: a file whose resolved path, size, modification time and inode are unchanged
+    since it was last hashed in this process is not read again.  The full check costs about 10 ms
+    for the whole folder (under 2.5 MB), so every new process checks the files completely; no
+    stamp is written anywhere (the shared copy may be read-only).
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _MD5_CACHE:
+        _MD5_CACHE[key] = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    return _MD5_CACHE[key]
 
 
-def verify_movielens(data_dir) -> None:
-    """Check that ``data_dir`` holds every file of :data:`ML100K_MD5` with the right md5.
+def verify_movielens(data_dir, names=None) -> None:
+    """Check that ``data_dir`` holds every file of :data:`ML100K_MD5` (or only ``names``) with
+    the right md5.
 
     Raises :class:`DataError` listing the missing files and those whose checksum differs.
     """
     d = Path(data_dir)
     problems = []
-    for name, expected in ML100K_MD5.items():
-        path = d / name
+    for name in names or ML100K_MD5:
+        expected, path = ML100K_MD5[name], d / name
         if not path.is_file():
             problems.append(f"{name} is missing")
         elif (actual := _md5(path)) != expected:
             problems.append(f"{name} has md5 {actual}, expected {expected}")
     if problems:
         raise DataError("not an intact copy of MovieLens 100K: " + "; ".join(problems), file=d)
+
+
+def _clean_stale_parts(dest: Path) -> None:
+    """Remove the hidden ``.<dest>.<pid>.*.part`` folders of downloads that were killed: their
+    process is gone (or, for names without a process id, they are over an hour old)."""
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        m = re.match(rf"^\.{re.escape(dest.name)}\.(\d+)\.", part.name)
+        if m:
+            try:
+                os.kill(int(m[1]), 0)
+                continue  # that download is still running
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError, ValueError):
+                continue  # alive but someone else's, or not a process id
+        else:
+            try:
+                if time.time() - part.stat().st_mtime < 3600:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def _fetch(url: str, path: Path, progress: bool) -> None:
@@ -129,21 +169,31 @@ def _extract(zip_path: Path, out_dir: Path, url: str) -> None:
 def download_movielens(dest_dir=None, url: str = ML100K_URL, progress: bool = True) -> Path:
     """Download MovieLens 100K into ``dest_dir`` (default :func:`default_data_dir`) and return it.
 
-    If ``dest_dir`` already exists it is only verified (no network).  Otherwise everything
-    happens in a hidden temporary folder next to ``dest_dir``: the zip is downloaded there, the
-    files are extracted and their md5 checked, and only then is the folder renamed to
-    ``dest_dir`` in one step.  Whatever goes wrong (network error, corrupted archive, Ctrl-C),
-    the temporary folder is removed and ``dest_dir`` does not exist.
+    If ``dest_dir`` already exists it is only verified, every file's md5 (no network).
+    Otherwise everything happens in a hidden temporary folder next to ``dest_dir``
+    (``.ml-100k.<pid>.<random>.part``): the zip is downloaded there, the files are extracted and
+    their md5 checked, and only then is the folder renamed to ``dest_dir`` in one step.  Whatever
+    goes wrong (network error, corrupted archive, Ctrl-C), the temporary folder is removed and
+    ``dest_dir`` does not exist; the folders of downloads that were killed outright are removed
+    by the next call.
     """
     dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
     if dest.exists():
+        if not dest.is_dir():
+            raise DataError("is a file, not a MovieLens 100K folder", file=dest)
         try:
             verify_movielens(dest)
         except DataError as e:
             raise DataError(f"{e}. Delete the folder and download again.") from e
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_parts(dest)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part",
+                                    dir=dest.parent))
+    except OSError as e:
+        raise DataError(f"cannot create a folder for the download ({e.strerror or e})",
+                        file=dest.parent) from None
     try:
         zip_path, staged = tmp / "ml-100k.zip", tmp / "ml-100k"
         staged.mkdir()
@@ -170,16 +220,23 @@ def download_movielens(dest_dir=None, url: str = ML100K_URL, progress: bool = Tr
 def _locate(data_dir, download: bool = False) -> Path:
     """The folder to read from, downloading it first if asked; errors say how to get the data."""
     d = Path(data_dir) if data_dir is not None else default_data_dir()
+    if download:  # fetches a missing folder, verifies every file of an existing one
+        return download_movielens(d)
     if not d.exists():
-        if download:
-            return download_movielens(d)
         raise DataError(
             f"MovieLens 100K not found in {d}. Pass download=True to fetch it from {ML100K_URL} "
             f"(about 5 MB), or set the environment variable {ENV_VAR} to a folder that holds "
             f"{', '.join(NEEDED)}.")
+    if not d.is_dir():
+        raise DataError("is a file, not a MovieLens 100K folder", file=d)
     missing = [n for n in NEEDED if not (d / n).is_file()]
     if missing:
         raise DataError(f"MovieLens 100K folder lacks {', '.join(missing)}", file=d)
+    try:  # the files we parse, on every load (see _md5 for the fast path)
+        verify_movielens(d, NEEDED)
+    except DataError as e:
+        raise DataError(f"{e.problem}: the files were changed or damaged; download a fresh "
+                        f"copy (download=True into an empty folder)", file=d) from None
     return d
 
 
@@ -254,7 +311,7 @@ def load_movielens(data_dir=None, download: bool = False,
         "occupation": u["occupation"],
         "zip_region": zip_first.where(zip_first.str.isdigit(), "other"),
     })
-    return Interactions(name="ml-100k", events=events, items=items, users=users)
+    return Interactions(name="ml-100k", events=events, items=items, users=users, source=str(d))
 
 
 def movielens_titles(data_dir=None) -> pd.DataFrame:

@@ -31,8 +31,15 @@ import pandas as pd
 import torch
 
 from ..features import (PAD, Feature, Schema, Vocabulary, bucketize_gaps, n_time_buckets)
+from .errors import DataError
 
 DAY = 86400
+
+#: The most history slots (samples x L) a data set may hold, about 3 GB of arrays and tensors at
+#: 64 bytes per slot.  MovieLens-100K with L = 200 holds 2e7; a bigger request is refused with an
+#: estimate instead of running out of memory after minutes of work.
+MAX_HISTORY_CELLS = 50_000_000
+BYTES_PER_CELL = 64  # hist_item, hist_cat, hist_gap, row indices and the model tensors
 
 
 @dataclass
@@ -102,12 +109,14 @@ class Interactions:
     events: columns user_id, item_id, timestamp (int seconds), label (0/1)
     items:  columns item_id, category, plus any other categorical item columns
     users:  columns user_id plus categorical profile columns, or None
+    source: where the events came from (file or folder), for error messages
     """
 
     name: str
     events: pd.DataFrame
     items: pd.DataFrame
     users: pd.DataFrame | None = None
+    source: str | None = None
 
 
 def chronological_cutoffs(timestamps, val_frac: float, test_frac: float) -> tuple[int, int]:
@@ -135,6 +144,57 @@ def _histories(events: pd.DataFrame, max_len: int):
     return out
 
 
+def longest_history(events: pd.DataFrame) -> int:
+    """The most strictly-earlier events any one event has (``events`` sorted by user, then time):
+    the longest history the data can fill."""
+    if len(events) == 0:
+        return 0
+    users, ts = events["user_id"].to_numpy(), events["timestamp"].to_numpy()
+    rows = np.arange(len(users))
+    new_user = np.r_[True, users[1:] != users[:-1]]
+    new_time = new_user | np.r_[True, ts[1:] != ts[:-1]]
+    user_start = np.maximum.accumulate(np.where(new_user, rows, 0))
+    time_start = np.maximum.accumulate(np.where(new_time, rows, 0))  # first event at that second
+    return int((time_start - user_start).max())
+
+
+def check_history_size(n_samples: int, max_len: int, source: str,
+                       requested: int | None = None) -> None:
+    """Refuse a data set of more than :data:`MAX_HISTORY_CELLS` history slots, with an estimate."""
+    cells = n_samples * max_len
+    if cells > MAX_HISTORY_CELLS:
+        capped = (f" (the longest history in the data; {requested} was asked)"
+                  if requested is not None and requested != max_len else "")
+        raise DataError(
+            f"histories of max_len = {max_len}{capped} for {n_samples:,} samples need about "
+            f"{cells * BYTES_PER_CELL / 1e9:.1f} GB ({cells:,} history slots, the limit is "
+            f"{MAX_HISTORY_CELLS:,}); use a max_len of at most "
+            f"{max(1, MAX_HISTORY_CELLS // max(n_samples, 1))}", file=source)
+
+
+def check_splits(data: "Dataset", source: str | None = None) -> None:
+    """Raise :class:`DataError` unless every split has samples and both classes (AUC needs a
+    positive and a negative; a split without one would fail or give NaN after training)."""
+    where = source or data.name
+    counts = {s: len(getattr(data, s)) for s in ("train", "val", "test")}
+    sizes = ", ".join(f"{n:,} {s}" for s, n in counts.items())
+    cut = ""
+    if "t_val" in data.info:
+        cut = (f"; chronological split at t_val = {data.info['t_val']}, "
+               f"t_test = {data.info['t_test']}")
+    for split, label in (("train", "training"), ("val", "validation"), ("test", "test")):
+        y = getattr(data, split).label
+        if len(y) == 0:
+            raise DataError(f"the {label} split is empty ({sizes} samples{cut}): the events need "
+                            f"more distinct timestamps", file=where)
+        pos = int((y == 1).sum())
+        if pos in (0, len(y)):
+            kind = "positive (label 1)" if pos else "negative (label 0)"
+            raise DataError(f"every one of the {len(y):,} {label} samples is {kind}: AUC needs "
+                            f"both classes ({sizes} samples{cut}); check the labels or the "
+                            f"positive threshold", file=where)
+
+
 def _time_of_day_bucket(ts: np.ndarray) -> np.ndarray:
     return ((ts % DAY) // (6 * 3600)).astype(np.int64)  # night, morning, afternoon, evening (UTC)
 
@@ -149,8 +209,26 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     Split: chronological on the target's timestamp (see :func:`chronological_cutoffs`).  Item,
     user-id, context and cross vocabularies are fitted on training-period events only, so an item
     first seen in the evaluation period maps to the out-of-vocabulary index.
+
+    A ``max_len`` longer than the longest history in the data is capped at that length (at least
+    1): the extra slots would be padding in every sample and cost memory and time for nothing.
+    ``info["max_len_requested"]`` keeps the value asked for, ``schema.max_len`` the one used.
+    Refused with a :class:`DataError` naming the source: more history slots than
+    :data:`MAX_HISTORY_CELLS`, an empty split, or a split holding a single class.
     """
+    where = data.source or data.name
+    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise DataError(f"max_len must be a positive integer, got {max_len!r}", file=where)
+    if len(data.events) == 0:
+        raise DataError("holds no events", file=where)
     ev = data.events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    requested, max_len = int(max_len), min(int(max_len), max(1, longest_history(ev)))
+    check_history_size(len(ev), max_len, where, requested)
+    labels = ev["label"].to_numpy()
+    if (labels == labels[0]).all():
+        kind = "positive (label 1)" if labels[0] == 1 else "negative (label 0)"
+        raise DataError(f"every one of the {len(ev):,} events is {kind}: a ranking model needs "
+                        f"both classes; check the labels or the positive threshold", file=where)
     items = data.items.drop_duplicates("item_id").set_index("item_id")
     t_val, t_test = chronological_cutoffs(ev["timestamp"], val_frac, test_frac)
     is_train = ev["timestamp"].to_numpy() < t_val
@@ -205,15 +283,17 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     split_of = np.searchsorted([t_val, t_test], ts[order], side="right")  # 0 train, 1 val, 2 test
     schema = Schema(tuple(features), n_items=len(item_vocab), n_categories=len(cat_vocab),
                     max_len=max_len, n_time_buckets=n_time_buckets(time_scheme))
-    return Dataset(
+    dataset = Dataset(
         name=data.name, schema=schema,
         train=samples.subset(order[split_of == 0]),
         val=samples.subset(order[split_of == 1]),
         test=samples.subset(order[split_of == 2]),
         time_scheme=time_scheme,
         info={"t_val": t_val, "t_test": t_test, "categories": cat_vocab.values,
-              "items": item_vocab.values},
+              "items": item_vocab.values, "max_len_requested": requested},
     )
+    check_splits(dataset, where)
+    return dataset
 
 
 def shuffle_history(batch: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
