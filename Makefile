@@ -8,7 +8,7 @@ SHARED_ML100K := $(abspath ../shared/data/ml-100k)
 export BST_TEACH_ML100K ?= $(if $(wildcard $(SHARED_ML100K)/u.data),$(SHARED_ML100K),)
 export PYTHONHASHSEED := 0
 
-.PHONY: book site test venv browser serve clean student notebook
+.PHONY: book site test venv browser serve clean student notebook results results-check
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -36,8 +36,20 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Every test: the package, the built site in a real browser, and every notebook through nbval.
+# (When the records under results/ are committed, add `results-check` to the prerequisites, so a
+# stale or missing record fails the tests.)
 test: venv browser site
 	$(PY) -m pytest
+
+# The book's evidence: every declared experiment (bst_teach/results.py), 2 runs at once with one
+# thread each, resumable; `make results ONLY=positions` (or ONLY="norms depth") runs some of them.
+JOBS ?= 2
+results: venv
+	$(PY) -m bst_teach results run --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
+
+# Fails naming the command to run if a record is missing or made by other code or data.
+results-check: venv
+	$(PY) -m bst_teach results check
 
 student: venv
 	$(PY) -m bst_teach student-copies book student
