@@ -42,10 +42,11 @@ test: venv browser site
 	$(PY) -m pytest
 
 # The book's evidence: every declared experiment (bst_teach/results.py), 2 runs at once with one
-# thread each, resumable; `make results ONLY=positions` (or ONLY="norms depth") runs some of them.
+# thread each, resumable; `make results ONLY=positions` (or ONLY="norms depth") runs some of them,
+# SEEDS=0 only seed 0 (a partial run: `results check` still wants the rest).
 JOBS ?= 2
 results: venv
-	$(PY) -m bst_teach results run --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
+	$(PY) -m bst_teach results run --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(SEEDS),--seeds $(SEEDS),)
 
 # Fails naming the command to run if a record is missing or made by other code or data.
 results-check: venv

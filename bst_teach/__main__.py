@@ -75,6 +75,7 @@ def _add_results_parser(sub) -> None:
     r.add_argument("names", nargs="*", help="table: the experiment to show")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run: only these experiments")
     r.add_argument("--jobs", type=_positive_int, default=2, help="run: trainings at once")
+    r.add_argument("--seeds", type=int, nargs="+", help="run: only these seeds (a partial run)")
 
 
 def _positive_int(text: str) -> int:

@@ -201,11 +201,13 @@ class Run:
         return results_dir() / self.experiment / self.data / self.variant / f"seed{self.seed}.json"
 
 
-def runs(names=None) -> list[Run]:
-    """Every declared run (of the experiments ``names``, default all), experiment after experiment."""
+def runs(names=None, seeds=None) -> list[Run]:
+    """Every declared run (of the experiments ``names``, default all; of ``seeds``, default all),
+    experiment after experiment."""
     chosen = [experiment(n) for n in names] if names else EXPERIMENTS
     return [Run(e.name, d, v, s, tuple(train_args({**DATA[d], **e.train, **opts})))
-            for e in chosen for d in e.data for v, opts in e.variants.items() for s in e.seeds]
+            for e in chosen for d in e.data for v, opts in e.variants.items() for s in e.seeds
+            if seeds is None or s in seeds]
 
 
 def _parse(run: Run):
@@ -330,12 +332,15 @@ def execute(run: Run, cwd: Path | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Time estimates: seconds of one run with one thread on the 2-core development machine (shared
-# with other jobs), measured 2026-12-02 with today's training code (before the training-step
-# speed-up); a stale record's own train_seconds is used instead where there is one.
+# Time estimates: seconds of one run (one thread, two runs at once) on the idle 2-core development
+# machine with the training code of 2026-11-29..12-02, before the training-step speed-up (the
+# README's table: early stopping ends most runs well before 20 epochs); a stale record's own
+# train_seconds is used instead where there is one.
 # ---------------------------------------------------------------------------------------------
-SECONDS = {("synthetic", "bst"): 50, ("synthetic", "din"): 30, ("synthetic", "wdl"): 8,
-           ("ml-100k", "bst"): 30, ("ml-100k", "din"): 25, ("ml-100k", "wdl"): 8}
+SECONDS = {("synthetic", "wdl"): 3, ("synthetic", "din"): 17, ("ml-100k", "wdl"): 5,
+           ("ml-100k", "din"): 15}
+BST_SECONDS = {"synthetic": {1: 28, 2: 74, 3: 81}, "ml-100k": {1: 17, 2: 53, 3: 87}}
+PAPER_FACTOR = 1.5  # the paper's MLP 1024-512-256 (measured with Adam)
 STARTUP_SECONDS = 5  # interpreter, torch import, data set
 
 
@@ -344,26 +349,29 @@ def estimate_seconds(run: Run) -> float:
     if old and "train_seconds" in old:
         return old["train_seconds"] + STARTUP_SECONDS
     a = _parse(run)
-    seconds = SECONDS[("ml-100k" if a.data == "ml-100k" else "synthetic", a.model)]
+    family = "ml-100k" if a.data == "ml-100k" else "synthetic"
     if a.model == "bst":
-        seconds *= 1 + 1.3 * (a.blocks - 1)  # each extra block ~1.3x a 1-block run
+        seconds = BST_SECONDS[family][min(a.blocks, 3)]
         if a.hidden and a.hidden[0] >= 1024:
-            seconds *= 1.5
+            seconds *= PAPER_FACTOR
+    else:
+        seconds = SECONDS[(family, a.model)]
     return seconds + STARTUP_SECONDS
 
 
 # ---------------------------------------------------------------------------------------------
 # The runner
 # ---------------------------------------------------------------------------------------------
-def run_all(names=None, jobs: int = 2, progress: bool = True, log=print) -> int:
-    """Make every missing or stale record of the experiments ``names`` (default all).
+def run_all(names=None, jobs: int = 2, progress: bool = True, log=print, seeds=None) -> int:
+    """Make every missing or stale record of the experiments ``names`` (default all; only the
+    ``seeds`` given, default all).
 
     Returns the number of runs that failed.  Identical commands run once; finished records are
     written as each run ends, so stopping and running again resumes.
     """
     from tqdm.auto import tqdm
 
-    declared = runs(names)
+    declared = runs(names, seeds)
     code, fingerprints = code_hash(), Fingerprints()
     todo = stale_runs(declared, fingerprints)
     by_command: dict[str, list[Run]] = {}
@@ -384,35 +392,47 @@ def run_all(names=None, jobs: int = 2, progress: bool = True, log=print) -> int:
     total = sum(estimates)
     log(f"{len(declared)} declared runs: {len(declared) - len(todo)} fresh, {copied} copied, "
         f"{len(groups)} to run ({jobs} at once, 1 thread each); estimated wall time "
-        f"{total / jobs / 60:.0f} min (per-run times measured on the shared 2-core machine "
-        f"with the training code of 2026-12-02)")
+        f"{total / jobs / 60:.0f} min (per-run times of the idle 2-core development machine "
+        f"with the training code of 2026-12-02; a busy machine takes longer)")
     if not groups:
         return 0
-    failed = 0
     bar = tqdm(total=round(total), unit="s", disable=not progress, desc="results",
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} est. s [{elapsed}<{remaining}]{postfix}")
     with ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(execute, g[0]): (g, est) for g, est in zip(groups, estimates)}
-        done = 0
-        for future in as_completed(futures):
-            group, est = futures[future]
-            done += 1
-            try:
-                record = future.result()
-            except (RuntimeError, ValueError) as err:
-                failed += 1
-                tqdm.write(f"FAILED {group[0].experiment}/{group[0].data}/{group[0].variant} "
-                           f"seed {group[0].seed}: {err}")
-            else:
-                for run in group:
-                    write_record(run.path, copy_record(record, run))
-                tqdm.write(f"{group[0].experiment}/{group[0].data}/{group[0].variant} seed "
-                           f"{group[0].seed}: test AUC {record['test_auc']:.4f}, "
-                           f"{record['epochs']} epochs, {record['train_seconds']:.0f} s"
-                           + (f" (also {len(group) - 1} copies)" if len(group) > 1 else ""))
-            bar.update(est)
-            bar.set_postfix_str(f"{done}/{len(groups)} runs, {failed} failed")
+        try:
+            failed = _collect(futures, bar)
+        except KeyboardInterrupt:  # Ctrl-C also stops the running commands; start no others
+            for future in futures:
+                future.cancel()
+            raise
     bar.close()
+    return failed
+
+
+def _collect(futures: dict, bar) -> int:
+    """Write each finished run's records (and copies) as it ends; return how many failed."""
+    from tqdm.auto import tqdm
+
+    done = failed = 0
+    for future in as_completed(futures):
+        group, est = futures[future]
+        done += 1
+        try:
+            record = future.result()
+        except (RuntimeError, ValueError) as err:
+            failed += 1
+            tqdm.write(f"FAILED {group[0].experiment}/{group[0].data}/{group[0].variant} "
+                       f"seed {group[0].seed}: {err}")
+        else:
+            for run in group:
+                write_record(run.path, copy_record(record, run))
+            tqdm.write(f"{group[0].experiment}/{group[0].data}/{group[0].variant} seed "
+                       f"{group[0].seed}: test AUC {record['test_auc']:.4f}, "
+                       f"{record['epochs']} epochs, {record['train_seconds']:.0f} s"
+                       + (f" (also {len(group) - 1} copies)" if len(group) > 1 else ""))
+        bar.update(est)
+        bar.set_postfix_str(f"{done}/{len(futures)} runs, {failed} failed")
     return failed
 
 
@@ -516,12 +536,12 @@ def table(name: str) -> str:
 
 def main(args) -> int:
     """``python -m bst_teach results ...`` (arguments parsed in ``bst_teach.__main__``)."""
-    names = args.only or (args.names if args.action in ("check", "list") else None) or None
+    names = args.only or args.names or None
     if names:
         for n in names:
             experiment(n)  # unknown names: a one-line error
     if args.action == "run":
-        return 1 if run_all(names, jobs=args.jobs) else 0
+        return 1 if run_all(names, jobs=args.jobs, seeds=args.seeds) else 0
     if args.action == "check":
         return check(names)
     if args.action == "list":
