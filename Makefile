@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 # bst_teach/__init__.py). Every command below inherits it: tests, notebook kernels, jupyter-book.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book site test venv browser serve clean student notebook
+.PHONY: book site test venv browser serve clean student notebook results results-check
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -40,8 +40,21 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Every test: the package, the built site in a real browser, and every notebook through nbval.
+# (When the records under results/ are committed, add `results-check` to the prerequisites, so a
+# stale or missing record fails the tests.)
 test: venv browser site
 	$(PY) -m pytest
+
+# The book's evidence: every declared experiment (bst_teach/results.py), 2 runs at once with one
+# thread each, resumable; `make results ONLY=positions` (or ONLY="norms depth") runs some of them,
+# SEEDS=0 only seed 0 (a partial run: `results check` still wants the rest).
+JOBS ?= 2
+results: venv
+	$(PY) -m bst_teach results run --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(SEEDS),--seeds $(SEEDS),)
+
+# Fails naming the command to run if a record is missing or made by other code or data.
+results-check: venv
+	$(PY) -m bst_teach results check
 
 student: venv
 	$(PY) -m bst_teach student-copies book student

@@ -1,4 +1,5 @@
-"""Command line: ``python -m bst_teach train --data synthetic --model bst [--json]``.
+"""Command line: ``python -m bst_teach train --data synthetic --model bst [--json]``, and
+``python -m bst_teach results run|check|table`` for the book's declared experiments.
 
 Bad arguments and bad files give a one-line error and a non-zero exit, never a traceback.  The
 arguments, and the ``--save`` path, are checked before any work (:func:`_validate`), so a run
@@ -28,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Train and evaluate WDL, DIN and BST.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one model and report test AUC / log-loss")
-    t.add_argument("--data", choices=["synthetic", "ml-100k", "csv"], default="synthetic")
+    t.add_argument("--data", choices=["synthetic", "synthetic-time", "ml-100k", "csv"],
+                   default="synthetic", help="synthetic-time: the synthetic task's time variant")
     t.add_argument("--model", choices=["wdl", "din", "bst"], default="bst")
     t.add_argument("--data-dir", help="MovieLens-100K folder (default: $BST_TEACH_ML100K or data/ml-100k)")
     t.add_argument("--download", action="store_true", help="download MovieLens-100K if missing")
@@ -52,11 +54,34 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
     t.add_argument("--save", help="write a checkpoint here")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_experiment_args(t)
     s = sub.add_parser("student-copies", help="copy notebooks with the solutions removed")
     s.add_argument("source", help="folder of notebooks (the book)")
     s.add_argument("dest", help="folder to write the student copies to")
+    _add_results_parser(sub)
     parser.train_parser = t
     return parser
+
+
+def _add_experiment_args(t) -> None:
+    """Settings the experiment registry (``bst_teach.results``) varies; defaults change nothing."""
+    t.add_argument("--time-scheme", choices=["calendar", "log"], default="calendar",
+                   help="time-gap buckets (bst_teach.features)")
+    t.add_argument("--optimizer", choices=["adam", "adagrad"], default="adam")
+    t.add_argument("--dropout", type=float, help="dropout of the model (default: the model's)")
+    t.add_argument("--hidden", type=_positive_int, nargs="+",
+                   help="MLP layer widths, e.g. 1024 512 256 (default: the model's)")
+    t.add_argument("--shuffle-test", action="store_true",
+                   help="also report test_auc_shuffled: test AUC with each history shuffled")
+
+
+def _add_results_parser(sub) -> None:
+    r = sub.add_parser("results", help="run or check the book's declared experiments")
+    r.add_argument("action", choices=["run", "check", "table", "list"])
+    r.add_argument("names", nargs="*", help="table: the experiment to show")
+    r.add_argument("--only", nargs="+", metavar="NAME", help="run: only these experiments")
+    r.add_argument("--jobs", type=_positive_int, default=2, help="run: trainings at once")
+    r.add_argument("--seeds", type=int, nargs="+", help="run: only these seeds (a partial run)")
 
 
 def _positive_int(text: str) -> int:
@@ -143,17 +168,20 @@ def _train(args) -> dict:
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
-                        positive_threshold=args.positive_threshold, download=args.download)
+                        positive_threshold=args.positive_threshold, download=args.download,
+                        time_scheme=args.time_scheme)
     if data.schema.max_len < args.max_len:
         print(f"note: --max-len {args.max_len} capped at {data.schema.max_len}, the longest "
               f"history in the data", file=sys.stderr)
     config = {"wdl": {}, "din": {"time_features": args.din_time},
               "bst": {"blocks": args.blocks, "heads": args.heads, "position": args.position,
                       "norm": args.norm}}[args.model]
+    config.update(_model_overrides(args))
     try:
         result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                                 lr=args.lr, seed=args.seed,
-                                                patience=args.patience, progress=not args.json),
+                                                patience=args.patience, progress=not args.json,
+                                                **_train_overrides(args)),
                      **config)
     except ValueError as e:  # scikit-learn's metrics refuse NaN predictions
         if "NaN" in str(e) or "infinity" in str(e):
@@ -161,12 +189,57 @@ def _train(args) -> dict:
                              f"(--lr {args.lr} too large?)") from None
         raise
     report = _finite({**result.summary(), "data": args.data, "config": config,
-                      "seed": args.seed, "max_len": data.schema.max_len,
+                      "seed": args.seed,
                       "n_train": len(data.train), "n_val": len(data.val),
-                      "n_test": len(data.test), "threads": torch.get_num_threads()})
+                      "n_test": len(data.test), "threads": torch.get_num_threads(),
+                      **_report_extras(args, data, result)})
     if args.save:
         save_checkpoint(result.model, args.save)
     return report
+
+
+def _model_overrides(args) -> dict:
+    """--dropout / --hidden, only where given (so the model's defaults stay the defaults)."""
+    out = {}
+    if args.dropout is not None:
+        out["dropout"] = args.dropout
+    if args.hidden:
+        out["hidden"] = tuple(args.hidden)
+    return out
+
+
+def _train_overrides(args) -> dict:
+    """--optimizer, passed on only when it is not the default Adam."""
+    from dataclasses import fields
+
+    from .train import TrainConfig
+    if args.optimizer == "adam":
+        return {}
+    if "optimizer" not in {f.name for f in fields(TrainConfig)}:
+        raise ValueError(f"--optimizer {args.optimizer} needs TrainConfig.optimizer in bst_teach/train.py")
+    return {"optimizer": args.optimizer}
+
+
+def _report_extras(args, data, result) -> dict:
+    """What a record of ``bst_teach.results`` needs beyond the summary: the per-epoch history,
+    the settings, the data and code it was made from and, with --shuffle-test, the shuffle test."""
+    from .experiments import data_fingerprint
+    from .results import code_hash
+
+    extras = {"history": result.history, "time_scheme": args.time_scheme, "max_len": data.schema.max_len,
+              "train": {"max_epochs": args.epochs, "patience": args.patience, "lr": args.lr,
+                        "batch_size": args.batch_size, "optimizer": args.optimizer},
+              "data_fingerprint": data_fingerprint(data), "code_hash": code_hash(),
+              "torch": torch.__version__}
+    if args.shuffle_test:
+        from sklearn.metrics import roc_auc_score
+
+        from .data.samples import shuffle_history
+        from .train import predict
+        test = data.tensors("test")
+        p = predict(result.model, shuffle_history(test, seed=args.seed))
+        extras["test_auc_shuffled"] = float(roc_auc_score(test["label"].numpy(), p))
+    return extras
 
 
 def main(argv=None) -> int:
@@ -182,6 +255,9 @@ def main(argv=None) -> int:
                 print(f"{report['model']} on {report['data']}: test AUC {report['test_auc']:.4f}, "
                       f"log-loss {report['test_logloss']:.4f}, {report['epochs']} epochs in "
                       f"{report['train_seconds']:.1f} s")
+        elif args.command == "results":
+            from .results import main as results_main
+            return results_main(args)
         elif args.command == "student-copies":
             from .exercises.student import write_student_copies
             for path in write_student_copies(args.source, args.dest):

@@ -1,6 +1,8 @@
 """Data sources.  Each ends as a :class:`~bst_teach.data.samples.Dataset`:
 
-* :func:`make_synthetic` -- a seeded task where the order and recency of behaviour matter;
+* :func:`make_synthetic` -- a seeded task where the order and recency of behaviour matter
+  (``"synthetic"``), and its variant where how long ago matters beyond the order
+  (``"synthetic-time"``);
 * :func:`load_movielens` -- MovieLens-100K, downloaded on request and checksum-verified;
 * :func:`load_csv` -- your own interaction logs.
 """
@@ -11,18 +13,20 @@ from .errors import DataError
 from .movielens import download_movielens, load_movielens
 from .samples import (Dataset, Interactions, Samples, build_dataset, check_history_size,
                       check_splits)
-from .synthetic import bayes_auc, make_synthetic, order_blind_ceiling_auc
+from .synthetic import (bayes_auc, make_synthetic, order_blind_ceiling_auc,
+                        time_blind_ceiling_auc)
 
 __all__ = ["DataError", "Dataset", "Interactions", "Samples", "bayes_auc", "build_dataset",
            "download_movielens", "load_csv", "load_dataset", "load_movielens", "make_synthetic",
-           "order_blind_ceiling_auc"]
+           "order_blind_ceiling_auc", "time_blind_ceiling_auc"]
 
 
 def load_dataset(source: str = "synthetic", max_len: int = 20, seed: int = 0,
                  data_dir=None, interactions=None, items=None, users=None,
                  positive_threshold=None, download: bool = False,
                  time_scheme: str = "calendar") -> Dataset:
-    """One entry point for the three sources: ``"synthetic"``, ``"ml-100k"`` or ``"csv"``.
+    """One entry point for the sources: ``"synthetic"``, ``"synthetic-time"``, ``"ml-100k"`` or
+    ``"csv"``.
 
     Arguments that do not apply to ``source`` are refused rather than ignored (a file named for
     ``"synthetic"`` would otherwise never be read).  Every split is checked
@@ -30,22 +34,25 @@ def load_dataset(source: str = "synthetic", max_len: int = 20, seed: int = 0,
     """
     given = {"data_dir": data_dir, "download": download or None, "interactions": interactions,
              "items": items, "users": users, "positive_threshold": positive_threshold}
-    applies = {"synthetic": (), "ml-100k": ("data_dir", "download", "positive_threshold"),
+    applies = {"synthetic": (), "synthetic-time": (),
+               "ml-100k": ("data_dir", "download", "positive_threshold"),
                "csv": ("interactions", "items", "users", "positive_threshold")}
     if source not in applies:
-        raise DataError(f"unknown data source {source!r}: use 'synthetic', 'ml-100k' or 'csv'")
+        raise DataError(f"unknown data source {source!r}: use 'synthetic', 'synthetic-time', "
+                        f"'ml-100k' or 'csv'")
     extra = [k for k, v in given.items() if v is not None and k not in applies[source]]
     if extra:
         raise DataError(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply "
                         f"to data source {source!r} (it would be ignored)")
-    if source == "synthetic":
+    if source in ("synthetic", "synthetic-time"):
         if max_len < 8:
             raise DataError(f"the synthetic task needs max_len >= 8 (its histories hold 8 to "
                             f"max_len behaviours), got {max_len}")
         sizes = inspect.signature(make_synthetic).parameters  # the default split sizes
         n = sum(sizes[k].default for k in ("n_train", "n_val", "n_test"))
-        check_history_size(n, max_len, "synthetic")
-        data = make_synthetic(max_len=max_len, seed=seed, time_scheme=time_scheme)
+        check_history_size(n, max_len, source)
+        task = "time" if source == "synthetic-time" else "order"
+        data = make_synthetic(max_len=max_len, seed=seed, time_scheme=time_scheme, task=task)
         check_splits(data)
         return data
     if source == "ml-100k":
