@@ -217,3 +217,16 @@ def test_time_variant_shares_the_draws_and_rewards_time():
     assert order_blind_ceiling_auc(order, n_orders=16) < 0.65 < bayes_auc(order)
     with pytest.raises(ValueError, match="task"):
         make_synthetic(n_train=10, n_val=10, n_test=10, task="weekday")
+
+
+def test_a_command_recorded_in_another_experiment_is_copied_not_run(tiny, monkeypatch):
+    root, calls = tiny
+    tiny_run, copy_run = results.runs()
+    fresh = {**results.make_record(tiny_run, {"test_auc": 0.5, "history": []}),
+             "code_hash": results.code_hash(),
+             "data_fingerprint": data_fingerprint(make_synthetic(time_scheme="log"))}
+    results.write_record(tiny_run.path, fresh)
+    assert results.run_all(["tiny-copy"], jobs=1, progress=False) == 0
+    assert calls == []
+    copied = json.loads(copy_run.path.read_text())
+    assert copied["experiment"] == "tiny-copy" and copied["test_auc"] == 0.5
