@@ -46,6 +46,7 @@ def save_checkpoint(model: torch.nn.Module, path) -> None:
                "state_dict": model.state_dict()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; keep what a plain write would give
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
@@ -54,6 +55,16 @@ def save_checkpoint(model: torch.nn.Module, path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The existing file's permissions, else those of a new file under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _read(path) -> dict:

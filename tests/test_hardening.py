@@ -204,3 +204,12 @@ def test_probe_finds_no_bad_input():
     summary = [ln for ln in r.stdout.splitlines() if ln.startswith("tried ")]
     assert summary and ", bad 0" in summary[0], r.stdout[-3000:] + r.stderr[-2000:]
     assert int(summary[0].split()[1].rstrip(",")) >= 60
+
+
+def test_checkpoint_permissions_follow_the_umask(saved, tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(load_checkpoint(saved[0]), tmp_path / "m.pt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
