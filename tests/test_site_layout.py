@@ -43,17 +43,24 @@ FIND_PROBLEMS = r"""() => {
   // 1. boxes wider inside than outside, not scrollable
   for (const el of article.querySelectorAll('*')) {
     if (!shown(el)) continue;
-    if (el.scrollWidth > el.clientWidth + 2 && el.clientWidth > 0) {
+    // clipped on purpose: MathJax's assistive MathML (for screen readers), folded dropdowns
+    if (el.closest('mjx-assistive-mml') || el.matches('.toggle-hidden')) continue;
+    let inner = el.scrollWidth;
+    if (el.matches('span.math')) {  // inline math: MathJax's hidden assistive MathML is wider
+      const math = el.querySelector('mjx-container > mjx-math');
+      inner = math ? math.getBoundingClientRect().width : 0;
+    }
+    if (inner > el.clientWidth + 2 && el.clientWidth > 0) {
       const style = getComputedStyle(el);
       if (style.overflowX === 'visible') continue;  // overflows into its parent: checked there
       if (!inScrollBox(el)) problems.push(`clipped: ${describe(el)} `
-          + `(${el.scrollWidth} px of content in ${el.clientWidth} px)`);
+          + `(${Math.round(inner)} px of content in ${el.clientWidth} px)`);
     }
   }
   // 2. the article itself: anything sticking out of it, not in a scroll box
   const right = article.getBoundingClientRect().right;
   for (const el of article.querySelectorAll('pre, table, img, mjx-container, .jupyter-widgets, p, figure')) {
-    if (!shown(el)) continue;
+    if (!shown(el) || el.closest('mjx-assistive-mml')) continue;
     if (el.getBoundingClientRect().right > right + 2 && !inScrollBox(el)) {
       problems.push(`runs off the column: ${describe(el)}`);
     }

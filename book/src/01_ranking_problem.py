@@ -457,15 +457,15 @@ def short(text, width):
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-table = pd.DataFrame({"movie": [short(movies.loc[i, "title"], 34) for i in raw_ids],
-                      "genres": [short(movies.loc[i, "genres"], 18) for i in raw_ids],
-                      "score": scores.round(3),
-                      "liked": cands["label"].numpy().astype(int)})
+table = pd.DataFrame({"score": scores.round(3),  # what the ranker sorts by, first
+                      "liked": cands["label"].numpy().astype(int),
+                      "movie": [short(movies.loc[i, "title"], 34) for i in raw_ids],
+                      "genres": [short(movies.loc[i, "genres"], 18) for i in raw_ids]})
 table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 table.index += 1
 user_auc = roc_auc_score(cands["label"].numpy(), scores)
 print(f"user {user}: {len(rows)} candidates; AUC within this user's list = {user_auc:.3f}\n")
-print(table.to_string())
+print(table.to_string(formatters={"movie": lambda t: t.ljust(34)}))
 print("\nliked = the user rated the movie 4 or 5 stars")
 
 # %% tags=["hide-input"]
