@@ -465,7 +465,8 @@ table = table.sort_values("score", ascending=False, kind="stable").reset_index(d
 table.index += 1
 user_auc = roc_auc_score(cands["label"].numpy(), scores)
 print(f"user {user}: {len(rows)} candidates; AUC within this user's list = {user_auc:.3f}\n")
-print(table.to_string(formatters={"movie": lambda t: t.ljust(34)}))
+print(table.to_string(justify="left", formatters={"movie": lambda t: t.ljust(34),
+                                                  "genres": lambda t: t.ljust(18)}))
 print("\nliked = the user rated the movie 4 or 5 stars")
 
 # %% tags=["hide-input"]
