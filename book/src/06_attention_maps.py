@@ -160,7 +160,7 @@ assert example_row[-3:-1].sum() > 2 * 2 / len(example_row)  # twice their share 
 # heads). Every picture was drawn when this notebook ran, so the widget also works on the static
 # web page.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 users, counts = np.unique(data.test.user, return_counts=True)
 chosen_users = [int(u) for u in users[counts >= 4][:3]]
 pages = {}
@@ -332,7 +332,7 @@ for name, s in shifts.items():
 # and the predicted probability for each shift; the bars are labelled with the example's
 # behaviours as they are after the shift.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 def target_row(batch: dict, i: int) -> np.ndarray:
     with torch.no_grad():
         _, att = model({k: v[i:i + 1] for k, v in batch.items()}, return_attention=True)
