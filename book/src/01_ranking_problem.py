@@ -167,7 +167,10 @@ glue("positive_rate", float(positive_rate), display=False)
 titles = movielens_titles()
 row = int(np.flatnonzero(ml.train.mask.sum(1) >= 5)[100])
 for key, value in decode_sample(ml, "train", row, titles).items():
-    print(f"{key:>36}: {value}")
+    if isinstance(value, list):  # one behaviour per line
+        print(f"{key:>36}: " + ("\n" + " " * 38).join(map(str, value)))
+    else:
+        print(f"{key:>36}: {value}")
 
 # %% [markdown]
 # ## A chronological split

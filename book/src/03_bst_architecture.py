@@ -36,6 +36,7 @@
 # %%
 # %matplotlib inline
 import inspect
+import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -68,7 +69,7 @@ data = make_synthetic()
 batch = {k: v[:4] for k, v in data.tensors("test").items()}
 torch.manual_seed(0)
 model = build_model("bst", data.schema).eval()
-print(model.config)
+print(textwrap.fill(repr(model.config), width=88, subsequent_indent="    "))
 for name in ("hist_item", "hist_cat", "hist_time", "target_item", "target_cat", "sparse"):
     print(f"{name:12s} {tuple(batch[name].shape)}")
 print("history lengths:", (batch["hist_item"] != 0).sum(1).tolist())
