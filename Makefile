@@ -24,6 +24,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Build the site: notebooks execute (cached by jupyter-cache and bst_teach.experiments),
 # warnings are errors, JavaScript for math and widgets is fetched from npm into _build/.offline.
+# book/_ext/run_anywhere.py also builds the bst_teach wheel (offline, the venv's setuptools) and
+# puts it, requirements-notebooks.txt, every notebook and the benchmark results under
+# _build/html/downloads/.
 site: venv
 	.venv/bin/jupyter-book build --all -W -n --keep-going .
 

@@ -1,4 +1,4 @@
-"""bst-teach: WDL, DIN and the Behavior Sequence Transformer in small, readable PyTorch.
+"""bst_teach: a small, readable PyTorch package for learning the Behavior Sequence Transformer.
 
 Importing the package first makes PyTorch's OpenMP threads *sleep* while they wait for work
 (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning.  Spinning threads wait on each other as soon
@@ -14,3 +14,7 @@ if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 elif "OMP_WAIT_POLICY" not in os.environ:
     sys.modules["torch"].set_num_threads(1)
+
+from .resources import bench_results, bench_results_path  # noqa: E402  (after the OpenMP setting)
+
+__all__ = ["bench_results", "bench_results_path"]

@@ -5,7 +5,8 @@ Chapters train the same models (the synthetic BST appears in chapters 3, 4 and 6
 the book build and the notebook tests from repeating that work.  The key covers the data's
 contents, the model and training settings and the source code of ``bst_teach`` itself, so any
 change to the package invalidates it.  Results are stored under ``$BST_TEACH_CACHE`` (default:
-``data/cache`` in the repository), which is safe to delete.
+``data/cache`` in the repository, ``~/.cache/bst-teach`` when installed from the wheel), which is
+safe to delete.
 """
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("BST_TEACH_CACHE", PACKAGE_DIR.parent / "data" / "cache"))
+    """``$BST_TEACH_CACHE``; else ``data/cache`` in a checkout; else ``~/.cache/bst-teach``."""
+    env = os.environ.get("BST_TEACH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    if (PACKAGE_DIR.parent / "pyproject.toml").is_file():  # used from the repository
+        return PACKAGE_DIR.parent / "data" / "cache"
+    home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(home) / "bst-teach"  # installed from the wheel: never inside site-packages
 
 
 TRAINING_CODE = ("data", "models", "features.py", "train.py")  # what a trained result depends on

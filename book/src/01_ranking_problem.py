@@ -66,10 +66,10 @@ pd.set_option("display.width", 120)
 # \hat y = P(\text{click} \mid \text{user},\ \text{candidate},\ \text{context},\ \text{history}).
 # $$
 #
-# That is **click-through-rate (CTR) prediction**. It is trained as binary classification on
-# logged impressions (label 1 = clicked, 0 = shown but not clicked) with the log loss. A good
-# ranker does not need perfectly calibrated probabilities, it needs the *order* to be right, so
-# the standard metric is the **AUC**: the probability that a randomly chosen positive sample gets
+# That is **click-through-rate ({term}`CTR`) prediction**. It is trained as binary classification
+# on logged impressions (label 1 = clicked, 0 = shown but not clicked) with the
+# {term}`log loss <Log-loss>`. A good ranker does not need perfectly calibrated probabilities, it
+# needs the *order* to be right, so the standard metric is the **{term}`AUC`**: the probability that a randomly chosen positive sample gets
 # a higher score than a randomly chosen negative one. 0.5 is a coin flip, 1.0 a perfect order.
 #
 # The Behavior Sequence Transformer (BST) {cite}`chen2019bst` is such a ranking model, deployed
@@ -87,11 +87,12 @@ pd.set_option("display.width", 120)
 # | item | category, shop, tag (of the candidate) |
 # | context | match type, display position, page number |
 # | cross | age x item, os x item, gender x category |
-# | behaviour sequence | the items the user clicked before, with their category and *when* |
+# | {term}`behaviour sequence <Behaviour sequence>` | the items the user clicked before, with their category and *when* |
 #
 # Every feature is **categorical** (sparse): a user's city is one value out of thousands, an item
 # id one out of millions. A model reads such a value by looking up a learned vector, its
-# **embedding**, in a table with one row per value. A cross feature combines two values into
+# **{term}`embedding <Embedding>`**, in a table with one row per value. A
+# {term}`cross feature <Cross feature>` combines two values into
 # one (`"F|Comedy"`): its embedding can learn an interaction (women and comedies) that the
 # two separate embeddings would have to learn inside the network.
 #
@@ -105,6 +106,9 @@ raw = load_movielens()
 print(raw.events.head(), "\n")
 print(raw.users.head(), "\n")
 print(raw.items.head())
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("n_events", len(raw.events), display=False)
 glue("n_users", int(raw.events["user_id"].nunique()), display=False)
 glue("n_items", int(raw.events["item_id"].nunique()), display=False)
@@ -130,19 +134,22 @@ print(feature_table(ml.schema).to_string(index=False))
 #
 # ## The label
 #
-# A rating of at least 4 stars is a positive:
+# A rating of at least 4 stars is a positive ({numref}`fig-01-ratings`):
 
-# %%
+# %% mystnb={"figure": {"caption": "How many ratings MovieLens-100K has of each number of stars. The red bars (4 and 5 stars) are the positives.", "name": "fig-01-ratings"}}
 counts = raw.events["rating"].value_counts().sort_index()
 positive_rate = raw.events["label"].mean()
-assert (raw.events["label"] == (raw.events["rating"] >= 4)).all()
 fig, ax = plt.subplots(figsize=(5, 2.8))
 ax.bar(counts.index, counts.values, color=["tab:blue"] * 3 + ["tab:red"] * 2)
 ax.set_xlabel("rating (stars)")
 ax.set_ylabel("ratings")
 ax.set_title(f"red = positive (rating >= 4): {positive_rate:.1%} of all ratings", fontsize=9)
-glue("positive_rate", float(positive_rate), display=False)
 plt.show()
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert (raw.events["label"] == (raw.events["rating"] >= 4)).all()
+glue("positive_rate", float(positive_rate), display=False)
 
 # %% [markdown]
 # So {glue:text}`positive_rate:.1%` of the samples are positives: a balanced problem, unlike real
@@ -152,7 +159,7 @@ plt.show()
 #
 # `build_dataset` sorts each user's ratings by time and makes every rating a sample whose
 # **history** is the same user's previous ratings (at most `max_len` = L = 20, strictly earlier,
-# oldest first). Histories shorter than L are right-padded with index 0. Each sample also keeps
+# oldest first). Histories shorter than L are right-{term}`padded <Padding>` with index 0. Each sample also keeps
 # the time gap between its target and each behaviour (`hist_gap`, Chapter 4 uses it). Here is one
 # training sample decoded back into readable values:
 
@@ -160,7 +167,10 @@ plt.show()
 titles = movielens_titles()
 row = int(np.flatnonzero(ml.train.mask.sum(1) >= 5)[100])
 for key, value in decode_sample(ml, "train", row, titles).items():
-    print(f"{key:>36}: {value}")
+    if isinstance(value, list):  # one behaviour per line
+        print(f"{key:>36}: " + ("\n" + " " * 38).join(map(str, value)))
+    else:
+        print(f"{key:>36}: {value}")
 
 # %% [markdown]
 # ## A chronological split
@@ -178,6 +188,9 @@ first, last = pd.to_datetime(raw.events["timestamp"].agg(["min", "max"]), unit="
 print(f"ratings from {first:%Y-%m-%d} to {last:%Y-%m-%d}")
 print(f"validation starts {t_val:%Y-%m-%d %H:%M}, test starts {t_test:%Y-%m-%d %H:%M} (UTC)\n")
 print(ml.summary().round(3))
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 for name, t in (("first_date", first), ("last_date", last), ("t_val_date", t_val),
                 ("t_test_date", t_test)):
     glue(name, f"{t:%Y-%m-%d}", display=False)
@@ -189,9 +202,9 @@ assert ml.val.timestamp.max() < ml.info["t_test"] <= ml.test.timestamp.min()
 # {glue:text}`t_val_date` and test on {glue:text}`t_test_date` (the asserts check that no
 # training sample is later than a validation one, and so on). Because ratings come in bursts,
 # 10% of the ratings is a very different stretch of calendar time in each part, as the weekly
-# counts show.
+# counts show ({numref}`fig-01-time`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Left: ratings per week and the share of positives, with the validation and test cutoffs. Right: how many earlier ratings a user has at the moment of each rating (histories are cut to the last L = 20).", "name": "fig-01-time"}}
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
 plot_positive_rate_over_time(raw.events, ml.info["t_val"], ml.info["t_test"], ax=axes[0])
 axes[0].set_title("events per week and share of positives", fontsize=10)
@@ -199,6 +212,9 @@ plot_history_lengths(raw.events, ml.schema.max_len, ax=axes[1])
 axes[1].set_title("how much history there is", fontsize=10)
 fig.tight_layout()
 plt.show()
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 rate = ml.summary()["positive rate"]
 full = float((ml.train.mask.sum(1) == ml.schema.max_len).mean())
 glue("full_history", full, display=False)
@@ -219,7 +235,7 @@ assert abs(rate["test"] - rate["train"]) < 0.03 and full > 0.5
 #
 # - **0 = `PAD`** fills the empty slots of a short history. Its embedding is fixed at zero
 #   (`padding_idx=0`), and the models mask it out.
-# - **1 = `OOV`** (out of vocabulary) stands for any value not seen when the vocabulary was
+# - **1 = `OOV`** ({term}`out of vocabulary <OOV>`) stands for any value not seen when the vocabulary was
 #   fitted. Vocabularies are fitted on the **training period only**, as they would be in
 #   production, where tomorrow brings new items and new users.
 
@@ -228,6 +244,9 @@ vocab = Vocabulary.fit(["Drama", "Comedy", "Drama", "Action"])
 print("values:", vocab.values, " size with PAD and OOV:", len(vocab))
 query = ["Comedy", "Western", "Action"]
 print("encode", query, "->", vocab.encode(query).tolist())
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert vocab.encode(["Western"])[0] == OOV and PAD == 0
 
 # %% [markdown]
@@ -240,6 +259,9 @@ new_item = int(next(i for i in test_raw_items if i not in train_items))
 new_title = titles.set_index("item_id").loc[new_item, "title"]
 item_vocab = Vocabulary(ml.info["items"])
 print(f"item {new_item} ({new_title}) -> index {item_vocab.encode([new_item])[0]}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert item_vocab.encode([new_item])[0] == OOV
 
 # %% [markdown]
@@ -254,6 +276,9 @@ one_day = float((span_days < 1).mean())
 print(f"test samples whose user_id is unseen:     {unseen_user:.1%}")
 print(f"test samples whose target item is unseen: {unseen_item:.1%}")
 print(f"users who did all their rating within one day: {one_day:.1%}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("unseen_user", unseen_user, display=False)
 glue("unseen_item", unseen_item, display=False)
 glue("one_day", one_day, display=False)
@@ -274,7 +299,7 @@ assert unseen_user > 0.8 and unseen_item < 0.05
 #
 # ## The embedding + MLP baseline
 #
-# The simplest deep ranker, and the baseline of the BST paper (WDL {cite}`cheng2016wdl`, and
+# The simplest deep ranker, and the baseline of the BST paper ({term}`WDL` {cite}`cheng2016wdl`, and
 # "WDL(+Seq)" when it also reads the history), works like this:
 #
 # 1. look up an embedding for every categorical feature (user, context, cross features);
@@ -305,6 +330,9 @@ for name, t in [("sparse", batch["sparse"]), ("hist_item", batch["hist_item"]), 
                 ("pooled", pooled), ("target", target), ("other", other), ("MLP input", x),
                 ("logits", logits)]:
     print(f"{name:>10}: {tuple(t.shape)}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 with torch.no_grad():
     assert torch.allclose(logits, model(batch), atol=1e-6)  # same as the model's own forward
 
@@ -325,6 +353,9 @@ n_embed = sum(p.numel() for n, p in model.named_parameters() if "weight" in n an
 n_total = sum(p.numel() for p in model.parameters())
 print(f"parameters: {n_total:,} in total, {n_embed:,} in embedding tables "
       f"({n_embed / n_total:.0%})")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("embed_share", n_embed / n_total, display=False)
 assert n_embed / n_total > 0.5
 
@@ -343,13 +374,16 @@ assert n_embed / n_total > 0.5
 result = book_fit("wdl", ml)
 wdl_auc = result.test_auc
 print(f"test AUC {wdl_auc:.3f}  (best epoch {result.best_epoch} of {len(result.history)})")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("wdl_auc", wdl_auc, display=False)
 glue("wdl_best_epoch", result.best_epoch, display=False)
 assert wdl_auc > 0.6
 assert result.best_epoch < len(result.history)  # stopped early: later epochs were worse
 assert result.history[-1]["train_loss"] < result.history[result.best_epoch - 1]["train_loss"]
 
-# %%
+# %% mystnb={"figure": {"caption": "Training the embedding + MLP model on MovieLens-100K: validation AUC (blue, left axis) and training log loss (orange, right axis) per epoch. The dashed line marks the epoch whose weights early stopping keeps.", "name": "fig-01-training"}}
 hist_df = pd.DataFrame(result.history)
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(hist_df["epoch"], hist_df["val_auc"], marker="o", label="validation AUC")
@@ -365,7 +399,8 @@ ax2.legend(loc="center right", fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The training loss keeps falling while the validation AUC stops improving after a few epochs:
+# The training loss keeps falling while the validation AUC stops improving after a few epochs
+# ({numref}`fig-01-training`):
 # the model starts to memorise the training period. Early stopping keeps the weights of epoch
 # {glue:text}`wdl_best_epoch`.
 #
@@ -382,6 +417,9 @@ item_rate = (n_pos + 10 * prior) / (n_seen + 10)  # 10 pseudo-ratings at the glo
 popularity_auc = roc_auc_score(ml.test.label, item_rate[ml.test.target_item])
 print(f"item positive rate: test AUC {popularity_auc:.3f}")
 print(f"embedding + MLP:    test AUC {wdl_auc:.3f}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("popularity_auc", float(popularity_auc), display=False)
 glue("wdl_vs_popularity", float(wdl_auc - popularity_auc), display=False)
 assert abs(wdl_auc - popularity_auc) < 0.03  # the deep model is within 0.03 of the one-liner
@@ -418,15 +456,24 @@ scores = predict(result.model, cands)
 
 movies = titles.set_index("item_id")
 raw_ids = [ml.info["items"][i - 2] for i in cands["target_item"].tolist()]
-table = pd.DataFrame({"movie": [movies.loc[i, "title"] for i in raw_ids],
-                      "genres": [movies.loc[i, "genres"] for i in raw_ids],
-                      "score": scores.round(3),
-                      "liked (rating >= 4)": cands["label"].numpy().astype(int)})
+def short(text, width):
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+table = pd.DataFrame({"score": scores.round(3),  # what the ranker sorts by, first
+                      "liked": cands["label"].numpy().astype(int),
+                      "movie": [short(movies.loc[i, "title"], 34) for i in raw_ids],
+                      "genres": [short(movies.loc[i, "genres"], 18) for i in raw_ids]})
 table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 table.index += 1
 user_auc = roc_auc_score(cands["label"].numpy(), scores)
 print(f"user {user}: {len(rows)} candidates; AUC within this user's list = {user_auc:.3f}\n")
-print(table.to_string())
+print(table.to_string(justify="left", formatters={"movie": lambda t: t.ljust(34),
+                                                  "genres": lambda t: t.ljust(18)}))
+print("\nliked = the user rated the movie 4 or 5 stars")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("demo_user_auc", float(user_auc), display=False)
 
 # %% [markdown]

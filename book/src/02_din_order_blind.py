@@ -15,7 +15,7 @@
 #
 # The baseline of Chapter 1 averages a user's history: every past behaviour counts the same,
 # whatever the candidate. The **Deep Interest Network** (DIN) {cite}`zhou2018din` fixed the
-# obvious flaw: when the candidate is a swimsuit, the goggles the user bought last week matter
+# obvious flaw ({term}`DIN`): when the candidate is a swimsuit, the goggles the user bought last week matter
 # and the phone case does not. DIN weighs each behaviour by its relevance to the candidate.
 # It was the model to beat when BST appeared, and BST's paper compares against it
 # {cite}`chen2019bst`. This chapter builds DIN's pooling, then shows, with a proof and a
@@ -52,7 +52,8 @@ from bst_teach.viz.din_plots import din_pool, draw_din, plot_din_weights
 #
 # Write $e_1, \dots, e_L$ for the embeddings of the history's behaviours (item and category
 # embeddings concatenated, as in Chapter 1) and $e_t$ for the candidate's, the **target**. DIN
-# computes one weight per behaviour with a small MLP, the **local activation unit**, that sees
+# computes one weight per behaviour with a small MLP, the
+# **{term}`local activation unit <Local activation unit>`**, that sees
 # the behaviour and the target side by side, their difference and their element-wise product:
 #
 # $$
@@ -65,9 +66,10 @@ from bst_teach.viz.din_plots import din_pool, draw_din, plot_din_weights
 # rest is unchanged: concatenate with the target, user and context embeddings, feed the MLP.
 # Two details from the DIN paper: the weights are **not** normalised by a softmax (so $v_U$ also
 # carries how *much* interest there is, not only in what), and the target is the *query*: the
-# same history gives a different $v_U$ for every candidate. This is **target attention**.
+# same history gives a different $v_U$ for every candidate. This is
+# **{term}`target attention <Target attention>`** ({numref}`fig-02-din`).
 
-# %%
+# %% mystnb={"figure": {"caption": "DIN's pooling: the local activation unit scores each behaviour embedding $e_i$ against the target $e_t$, and the user vector $v_U$ is the sum of the behaviours weighted by those scores.", "name": "fig-02-din"}}
 draw_din()
 plt.show()
 
@@ -86,6 +88,9 @@ din = build_model("din", data.schema).eval()
 steps = din_pool(din, batch)
 for name in ("hist", "target", "weights", "pooled", "logits"):
     print(f"{name:>8}: {tuple(steps[name].shape)}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 with torch.no_grad():
     assert torch.allclose(steps["logits"], din(batch), atol=1e-6)
 assert (steps["weights"][~steps["mask"]] == 0).all()  # padding gets weight exactly 0
@@ -118,6 +123,9 @@ p_before, p_after = predict(din, test), predict(din, shuffled)
 max_diff = float(np.abs(p_before - p_after).max())
 print(f"samples whose history order changed: {moved:.0%}")
 print(f"largest change of a predicted probability: {max_diff:.1e}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert moved > 0.99 and max_diff < 1e-5
 
 # %% [markdown]
@@ -135,10 +143,11 @@ assert moved > 0.99 and max_diff < 1e-5
 # probability is
 #
 # $$
-# P(\text{click}) = \sigma\Big(-3
-#   + 6\,[\text{last} = \text{target}]\cdot r(\text{gap of last})
-#   + 6\,[\text{target} = 2\cdot\text{last} - \text{previous} \bmod 6]
-#   + 0.3\,[\text{gender} = 1] - 0.15\cdot\text{position}\Big),
+# \begin{aligned}
+# P(\text{click}) = \sigma\Big(&-3 + 6\,[\text{last} = \text{target}]\cdot r(\text{gap of last}) \\
+#   &+ 6\,[\text{target} = 2\cdot\text{last} - \text{previous} \bmod 6] \\
+#   &+ 0.3\,[\text{gender} = 1] - 0.15\cdot\text{position}\Big),
+# \end{aligned}
 # $$
 #
 # where "last" and "previous" are the categories of the two most recent behaviours and
@@ -151,8 +160,8 @@ assert moved > 0.99 and max_diff < 1e-5
 # - small effects of the profile (gender) and the display position (context).
 #
 # Everything that matters is in the *last two* behaviours and *when* the last one happened.
-# Here is the first test sample of each kind, with its true click probability and the label
-# drawn from it:
+# Here is the first test sample of each kind, with the last six behaviours of its history, its
+# true click probability and the label drawn from it:
 
 # %%
 raw = data.info["raw_test"]
@@ -168,10 +177,10 @@ fired = np.select([(last == raw["target_cat"]) & (gap < DAY),
                   ["recency, < 1 day", "recency, < 1 week", "trend"], "none")
 rows = [int(np.flatnonzero((fired == kind) & (last != previous))[0])  # a visible trend
         for kind in ("none", "recency, < 1 day", "recency, < 1 week", "trend")]
-histories = [" ".join(f"c{c}" for c in raw["hist_cat"][i, :lengths[i]]) for i in rows]
-width = max(map(len, histories))
+histories = ["... " + " ".join(f"c{c}" for c in raw["hist_cat"][i, lengths[i] - 6:lengths[i]])
+             for i in rows]
 table = pd.DataFrame({
-    "history (oldest -> newest)": [h.ljust(width) for h in histories],
+    "history (-> newest)": histories,
     "last gap (h)": (gap[rows] / 3600).round(1),
     "target": [f"c{c}" for c in raw["target_cat"][rows]],
     "rule that fires": fired[rows],
@@ -179,6 +188,9 @@ table = pd.DataFrame({
     "label": raw["label"][rows].astype(int),
 })
 print(table.to_string(index=False))
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("positive_rate", float(data.train.label.mean()), display=False)
 glue("n_train", len(data.train), display=False)
 glue("n_test", len(data.test), display=False)
@@ -188,10 +200,10 @@ glue("n_users", next(f.vocab_size - 2 for f in data.schema.features if f.name ==
 # %% [markdown]
 # What could a model that ignores order still use? Only the *multiset* of past categories
 # (which ones, how often), plus profile and context. Since the history is random, the count of
-# the target's category in the history is nearly all it tells. The picture compares that weak
-# signal with what order-aware information gives:
+# the target's category in the history is nearly all it tells. {numref}`fig-02-signals` compares
+# that weak signal with what order-aware information gives:
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean true click probability on the test set. Left: by how often the target's category occurs anywhere in the history, all an order-blind model can use. Right: by whether the last behaviour has the target's category, and how long ago it happened.", "name": "fig-02-signals"}}
 count = ((raw["hist_cat"] == raw["target_cat"][:, None]) & raw["mask"]).sum(1)
 recent_match = np.select([(last == raw["target_cat"]) & (gap < DAY),
                           (last == raw["target_cat"]) & (gap < WEEK),
@@ -213,6 +225,9 @@ axes[1].set_xticks(range(4), ["last: other\ncategory", "last = target,\n> 1 week
 axes[1].set_title("what order and time reveal", fontsize=10)
 fig.tight_layout()
 plt.show()
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("p_last_day", float(by_last["< 1 day"]), display=False)
 glue("p_last_other", float(by_last["last is another category"]), display=False)
 assert by_last["< 1 day"] > 3 * by_last["last is another category"]
@@ -240,6 +255,9 @@ ceiling = order_blind_ceiling_auc(data)
 bayes = bayes_auc(data)
 print(f"order-blind ceiling AUC: {ceiling:.3f}")
 print(f"Bayes (best possible) AUC: {bayes:.3f}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("ceiling", ceiling, display=False)
 glue("bayes", bayes, display=False)
 assert bayes - ceiling > 0.2
@@ -250,7 +268,7 @@ assert bayes - ceiling > 0.2
 #
 # ## Training the baseline and DIN
 #
-# Both models train with the book's settings through `book_fit` (cached: later chapters reuse
+# Both models (the {term}`WDL` baseline and DIN) train with the book's settings through `book_fit` (cached: later chapters reuse
 # them). The training set has {glue:text}`n_train:,` samples, validation and test
 # {glue:text}`n_test:,` each; the positive rate is {glue:text}`positive_rate:.1%`.
 
@@ -259,12 +277,15 @@ results = {name: book_fit(name, data) for name in ("wdl", "din")}
 for name, r in results.items():
     print(f"{name}: test AUC {r.test_auc:.3f}  (best epoch {r.best_epoch} of {len(r.history)})")
 wdl_auc, din_auc = results["wdl"].test_auc, results["din"].test_auc
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("wdl_auc", wdl_auc, display=False)
 glue("din_auc", din_auc, display=False)
 assert din_auc <= ceiling + 0.03 and wdl_auc <= ceiling + 0.03  # not above the order-blind ceiling
 assert bayes - din_auc > 0.3  # far below what the data allows
 
-# %%
+# %% mystnb={"figure": {"caption": "Test AUC on the synthetic task: the embedding + MLP baseline and DIN, next to the best AUC any order-blind model can reach and the Bayes AUC of the true click probability. The dotted line is chance (0.5).", "name": "fig-02-aucs"}}
 names = ["embedding + MLP", "DIN", "order-blind\nceiling", "Bayes\n(any model)"]
 values = [wdl_auc, din_auc, ceiling, bayes]
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
@@ -277,7 +298,8 @@ ax.set_title("synthetic task: order-blind models stay under the order-blind ceil
 plt.show()
 
 # %% [markdown]
-# DIN reaches {glue:text}`din_auc:.3f` and the baseline {glue:text}`wdl_auc:.3f`: both under the
+# DIN reaches {glue:text}`din_auc:.3f` and the baseline {glue:text}`wdl_auc:.3f`
+# ({numref}`fig-02-aucs`): both under the
 # order-blind ceiling of {glue:text}`ceiling:.3f` and far from the {glue:text}`bayes:.3f` that
 # the data allows. Target attention does not help here, because what matters is not *which*
 # behaviours resemble the target but *where* they sit in the sequence. Both models are even
@@ -288,8 +310,8 @@ plt.show()
 # ## What DIN's attention looks like
 #
 # Take a test sample where the rule fires: the last behaviour has the target's category and is
-# less than a day old, so the true click probability is high. Here are the trained DIN's weights
-# on each behaviour, then the same after shuffling the history.
+# less than a day old, so the true click probability is high. {numref}`fig-02-weights` shows the
+# trained DIN's weights on each behaviour, then the same after shuffling the history.
 
 # %%
 din = results["din"].model.eval()
@@ -314,6 +336,8 @@ for i in map(int, np.flatnonzero(is_case)):  # the first case whose shuffle move
 with torch.no_grad():
     logit, w = din(one, return_attention=True)
     logit_s, w_s = din(one_shuffled, return_attention=True)
+
+# %% mystnb={"figure": {"caption": "The trained DIN's weight on each behaviour of one test sample (red: behaviours of the target's category), as it happened (top) and with the same behaviours shuffled (bottom). The weights move with their behaviours and the score stays the same, although the true click probability changes.", "name": "fig-02-weights"}}
 ymax = 1.15 * float(w.max())
 fig, axes = plt.subplots(2, 1, figsize=(8, 5))
 plot_din_weights(w, one, 0, ax=axes[0], ymax=ymax,
@@ -324,6 +348,9 @@ plot_din_weights(w_s, one_shuffled, 0, ax=axes[1], ymax=ymax,
                        f"true P(click) = {p_true_shuffled:.3f}")
 fig.tight_layout()
 plt.show()
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert torch.allclose(torch.sigmoid(logit), torch.sigmoid(logit_s), atol=1e-5)
 assert torch.allclose(w.sort().values, w_s.sort().values, atol=1e-5)  # same weights, permuted
 assert p_true[i] - p_true_shuffled > 0.3
@@ -347,6 +374,9 @@ w_same, w_other = w_all[same].mean().item(), w_all[real & ~same].mean().item()
 w_last, w_earlier = w_all[is_last].mean().item(), w_all[real & ~is_last].mean().item()
 print(f"mean weight, target's category: {w_same:.3f}   other categories: {w_other:.3f}")
 print(f"mean weight, last behaviour:    {w_last:.3f}   earlier behaviours: {w_earlier:.3f}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 for name, v in (("w_same", w_same), ("w_other", w_other), ("w_last", w_last),
                 ("w_earlier", w_earlier)):
     glue(name, v, display=False)
@@ -364,7 +394,7 @@ assert abs(w_last - w_earlier) < 0.1 * (w_same - w_other)  # ... but not the mos
 # ## A DIN with time features is no longer order-blind
 #
 # DIN as published has no notion of position, but nothing stops us from adding one:
-# concatenate to each behaviour an embedding of its **time gap** bucket
+# concatenate to each behaviour an embedding of its **time gap** {term}`bucket <Bucket>`
 # ($t_\text{request} - t_\text{behaviour}$, Chapter 4 explains the buckets), and to the target
 # the bucket "now". The weight $w_i$ then
 # depends on *when* behaviour $i$ happened, and the argument above breaks. `shuffle_history`
@@ -381,6 +411,9 @@ change, change_plain = (np.abs(predict(m, test) - predict(m, shuffled)).max()
                         for m in (din_time, din_plain))
 print(f"largest change of P(click) after shuffling, untrained DIN with time features: {change:.1e}")
 print(f"                                          untrained DIN without:              {change_plain:.1e}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert change > 100 * change_plain  # a real change, not floating-point rounding
 
 # %% [markdown]
@@ -389,7 +422,7 @@ assert change > 100 * change_plain  # a real change, not floating-point rounding
 # direct way to express is a relation *between* two behaviours, like the trend "c2 then c3, so
 # c4": each weight is computed from one behaviour and the target alone, and the head only sees
 # the weighted sum, in which the last two behaviours are blended with all the others.
-# Self-attention, where behaviours attend to each other, can express such relations. That is
+# {term}`Self-attention`, where behaviours attend to each other, can express such relations. That is
 # BST, and Chapter 3 builds it.
 
 # %% [markdown]

@@ -13,11 +13,12 @@
 # %% [markdown]
 # # The Behavior Sequence Transformer
 #
-# Chapter 2 ended with a puzzle: on a task where the *order* of behaviour carries the signal, DIN
-# and the embedding + MLP baseline stay close to chance, because a weighted sum does not care in
+# Chapter 2 ended with a puzzle: on a task where the *order* of behaviour carries the signal,
+# {term}`DIN` and the embedding + MLP baseline stay close to chance, because a weighted sum does not care in
 # which order its terms come. The Behavior Sequence Transformer (BST) of Chen et al.
 # {cite}`chen2019bst` replaces the sum with a Transformer encoder {cite}`vaswani2017attention`:
-# every behaviour, and the candidate item itself, can look at every other one. In this chapter we
+# every behaviour, and the candidate item itself, can look at every other one
+# ({term}`self-attention <Self-attention>`). In this chapter we
 # take the model apart, one module at a time, in the order the data flows through
 # `bst_teach/models/bst.py`, and then let it solve the task.
 #
@@ -35,6 +36,7 @@
 # %%
 # %matplotlib inline
 import inspect
+import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -65,13 +67,16 @@ from bst_teach.viz.architecture import (parameter_table, plot_architecture, plot
 # %%
 data = make_synthetic()
 batch = {k: v[:4] for k, v in data.tensors("test").items()}
-glue("n_train", len(data.train), display=False)
 torch.manual_seed(0)
 model = build_model("bst", data.schema).eval()
-print(model.config)
+print(textwrap.fill(repr(model.config), width=88, subsequent_indent="    "))
 for name in ("hist_item", "hist_cat", "hist_time", "target_item", "target_cat", "sparse"):
     print(f"{name:12s} {tuple(batch[name].shape)}")
 print("history lengths:", (batch["hist_item"] != 0).sum(1).tolist())
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+glue("n_train", len(data.train), display=False)
 
 # %% [markdown]
 # `walk_through` (in `bst_teach.viz.architecture`) runs the model's own modules one at a time,
@@ -86,7 +91,7 @@ print(len(steps), "steps; the walk reproduces model(batch)")
 # ## Step 1: the embedding layer turns behaviours into tokens
 #
 # The paper embeds every behaviour $v_i$ by its **item id** and **category id**, and adds a
-# **position** feature; the three vectors are *concatenated*. The candidate (target) item is
+# **{term}`position <Position embedding>`** feature; the three vectors are *concatenated*. The candidate (target) item is
 # embedded with the same tables and **appended as the last token**, so the encoder sees a
 # sequence of $T = L + 1$ tokens of width $D = 16 + 8 + 8 = 32$ here. Here is the code:
 
@@ -97,15 +102,18 @@ print(inspect.getsource(BST.embed))
 # The position of a behaviour is an embedding of its *recency rank* (1 = the most recent), of the
 # bucket of its time gap to the target, or, by default (`position="both"`), the sum of the two;
 # Chapter 4 is about that choice. The target's position index is 1, "now". Padding uses index 0
-# in every table, whose row is fixed at zero, so a padded slot is an all-zero token:
+# in every table, whose row is fixed at zero, so a {term}`padded <Padding>` slot is an all-zero token:
 
 # %%
 tokens = steps["tokens S"]
 for name in ("item embedding", "category embedding", "position embedding", "tokens S"):
     print(f"{name:20s} {tuple(steps[name].shape)}")
 pad = batch["hist_item"] == 0
-assert (tokens[:, :-1][pad] == 0).all() and (tokens[:, -1].abs().sum(-1) > 0).all()
 print("padded tokens are zero vectors; the target token (last slot) is not")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert (tokens[:, :-1][pad] == 0).all() and (tokens[:, -1].abs().sum(-1) > 0).all()
 
 # %% [markdown]
 # ## Step 2: multi-head self-attention with a key padding mask
@@ -146,14 +154,17 @@ print("padded tokens are zero vectors; the target token (last slot) is not")
 w = steps["attention weights"]  # (B, H, T, T): batch, heads, queries, keys
 key_mask = steps["key mask"]
 print("attention weights", tuple(w.shape), "| key mask", tuple(key_mask.shape))
-assert torch.allclose(w.sum(-1), torch.ones(w.shape[:-1]))
-assert (w.masked_select(~key_mask[:, None, None, :]) == 0).all()
-assert (w[..., -1] > 0).all()
 print("rows sum to 1; padded keys get weight 0; every query reads the target")
 n_real = int(key_mask[0].sum())
 print(f"sample 0 ({n_real - 1} behaviours + target), head 0, the target's row over real keys:")
 print([round(x, 3) for x in w[0, 0, -1, :n_real - 1].tolist()], "| target:",
       round(float(w[0, 0, -1, -1]), 3))
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert torch.allclose(w.sum(-1), torch.ones(w.shape[:-1]))
+assert (w.masked_select(~key_mask[:, None, None, :]) == 0).all()
+assert (w[..., -1] > 0).all()
 
 # %% [markdown]
 # The weights are close to uniform because the model is untrained; Chapter 6 looks at the trained
@@ -167,7 +178,7 @@ print([round(x, 3) for x in w[0, 0, -1, :n_real - 1].tolist()], "| target:",
 # $$S' = \mathrm{LayerNorm}\big(S + \mathrm{Dropout}(\mathrm{MH}(S))\big),$$
 # $$F = \mathrm{LayerNorm}\big(S' + \mathrm{Dropout}(\mathrm{LeakyReLU}(S'W^{(1)} + b^{(1)})W^{(2)} + b^{(2)})\big).$$
 #
-# Two residual connections, each followed by a LayerNorm {cite}`ba2016layernorm`: the *post-norm*
+# Two residual connections, each followed by a {term}`LayerNorm` {cite}`ba2016layernorm`: the *post-norm*
 # arrangement of the original Transformer (many modern models normalise before each sub-layer
 # instead; Chapter 5 looks at the norm). The feed-forward network acts on every token separately,
 # widening it from $D$ to $4D$ with a LeakyReLU in between, where the original Transformer used a
@@ -188,9 +199,12 @@ s1 = steps["S' = Norm(S + MH(S))"]
 for name in ("multi-head output", "S' = Norm(S + MH(S))", "feed-forward hidden",
              "F = Norm(S' + FFN(S'))"):
     print(f"{name:24s} {tuple(steps[name].shape)}")
+print("every token of S' has mean 0 and std 1 over its", s1.shape[-1], "features")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert torch.allclose(s1.mean(-1), torch.zeros(s1.shape[:-1]), atol=1e-5)
 assert torch.allclose(s1.std(-1, unbiased=False), torch.ones(s1.shape[:-1]), atol=1e-3)
-print("every token of S' has mean 0 and std 1 over its", s1.shape[-1], "features")
 
 # %% [markdown]
 # ## Step 4: the output at the target slot, and the MLP head
@@ -225,9 +239,12 @@ with torch.no_grad():
     model.target_only_last_block = False
     full = model(batch)
     model.target_only_last_block = True
-assert torch.allclose(fast, full, atol=1e-6)
 print("logits, target row only:", [round(x, 4) for x in fast.tolist()])
 print("logits, full encoder:   ", [round(x, 4) for x in full.tolist()])
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert torch.allclose(fast, full, atol=1e-6)
 
 # %% [markdown]
 # :::{admonition} Which output feeds the MLP? The paper is not explicit
@@ -255,11 +272,11 @@ print("logits, full encoder:   ", [round(x, 4) for x in full.tolist()])
 # %% [markdown]
 # ## The whole picture
 #
-# Here is the model with every shape read from the walk through our batch (nothing in the figure
-# is typed by hand). Data flows from the bottom up, as in the paper's figure; grey side arrows are
-# the residual connections.
+# {numref}`fig-03-architecture` is the model with every shape read from the walk through our batch
+# (nothing in the figure is typed by hand). Data flows from the bottom up, as in the paper's
+# figure; grey side arrows are the residual connections.
 
-# %%
+# %% mystnb={"figure": {"caption": "BST as built here, with the shape of every tensor on our batch of B = 4 samples: tokens (item, category and position embeddings, the target appended), one encoder block (multi-head self-attention and feed-forward layer, each with a residual and a LayerNorm), the output at the target slot joined with the other features, and the MLP head.", "name": "fig-03-architecture"}}
 plot_architecture(steps, model)
 plt.show()
 
@@ -279,10 +296,13 @@ print(shape_table(steps).to_string())
 params = parameter_table(model)
 total = int(params["parameters"].sum())
 encoder = int(params.loc["encoder", "parameters"].sum())
-glue("n_params", total, display=False)
-glue("encoder_share", 100 * encoder / total, display=False)
 print(params.to_string())
 print(f"total: {total:,} parameters")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+glue("n_params", total, display=False)
+glue("encoder_share", 100 * encoder / total, display=False)
 
 # %% [markdown]
 # The whole model has {glue:text}`n_params:,` parameters; the encoder block holds
@@ -294,10 +314,10 @@ print(f"total: {total:,} parameters")
 #
 # Now we train BST with the book's settings (`book_fit`: Adam, batch 256, up to 20 epochs, early
 # stopping on validation AUC, cached so later chapters reuse the model) and compare it with the
-# DIN and embedding + MLP ("WDL") runs of Chapter 2, which are the same cached runs. Two reference
+# DIN and embedding + MLP ({term}`WDL`) runs of Chapter 2, which are the same cached runs. Two reference
 # points come from the data generator: the **order-blind ceiling**, the best AUC any model can
 # reach when it sees the history as an unordered bag, and the **Bayes AUC** of the true click
-# probability, the best any model can reach at all. The first cell can take half a minute the
+# probability, the best any model can reach at all (both in {term}`AUC`). The first cell can take half a minute the
 # first time (the cache is empty); afterwards it returns at once.
 
 # %%
@@ -309,7 +329,8 @@ table = pd.DataFrame([{"model": name, "test AUC": round(r.test_auc, 3), "epochs 
 print(table.to_string())
 print(f"order-blind ceiling: {ceiling:.3f} | Bayes AUC: {bayes:.3f}")
 
-# %%
+# %% tags=["hide-input"]
+# Checks for the claims below
 bst_auc, din_auc, wdl_auc = (results[k].test_auc for k in ("BST", "DIN", "WDL"))
 assert bst_auc > din_auc + 0.2 and bst_auc > wdl_auc + 0.2
 assert bst_auc > ceiling + 0.1  # far beyond what any order-blind model can reach
@@ -324,9 +345,9 @@ for key, value in {"bst_auc": bst_auc, "din_auc": din_auc, "wdl_auc": wdl_auc,
 # {glue:text}`wdl_auc:.3f` for WDL. The two order-blind models stay under the order-blind ceiling
 # ({glue:text}`ceiling:.3f`), as they must; BST is far above it, and
 # {glue:text}`gap_to_bayes:.3f` below the Bayes AUC ({glue:text}`bayes:.3f`). The validation
-# curves show how differently the models learn:
+# curves ({numref}`fig-03-curves`) show how differently the models learn:
 
-# %%
+# %% mystnb={"figure": {"caption": "Validation AUC per epoch of BST, DIN and WDL on the synthetic order task, with the order-blind ceiling and the Bayes AUC as horizontal lines.", "name": "fig-03-curves"}}
 plot_training_curves({name: r.history for name, r in results.items()},
                      {"order-blind ceiling": ceiling, "Bayes AUC": bayes})
 plt.title("validation AUC per epoch on the synthetic order task")
@@ -334,6 +355,11 @@ plt.show()
 
 # %%
 val = [h["val_auc"] for h in results["BST"].history]
+print("BST validation AUC at epochs 5, 10, 15, 20:", [round(val[i - 1], 3) for i in (5, 10, 15, 20)
+                                                      if i <= len(val)])
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 climb_epoch = next(e for e, v in enumerate(val, 1) if v > ceiling + 0.1)
 level_epoch = next(e for e, v in enumerate(val, 1) if v > max(val) - 0.01)
 assert max(val[:3]) < ceiling + 0.1 and climb_epoch >= 4  # first: what order-blind models reach
@@ -348,8 +374,6 @@ glue("paper_bst", paper["BST"], display=False)
 glue("paper_gain", paper["BST"] - paper["DIN"], display=False)
 glue("bst_best_epoch", results["BST"].best_epoch, display=False)
 glue("bst_epochs", len(val), display=False)
-print("BST validation AUC at epochs 5, 10, 15, 20:", [round(val[i - 1], 3) for i in (5, 10, 15, 20)
-                                                      if i <= len(val)])
 
 # %% [markdown]
 # DIN and WDL flatten out after a few epochs, under the order-blind ceiling. BST first learns

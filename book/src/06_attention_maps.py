@@ -13,7 +13,8 @@
 # %% [markdown]
 # # Looking inside attention
 #
-# A trained BST predicts well on the synthetic task, but *how*? Attention weights are the one
+# A trained BST predicts well on the synthetic task, but *how*? Attention
+# ({term}`self-attention <Self-attention>`) weights are the one
 # part of a Transformer that we can read directly: for every token they say how much it takes
 # from every other token. In this chapter we open the canonical BST of Chapter 3 and look.
 #
@@ -67,10 +68,13 @@ model = result.model.eval()
 test = data.tensors("test")
 mask = test["hist_item"] != 0  # (N, L) real behaviours
 print(f"test AUC of the canonical BST: {result.test_auc:.3f}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("test_auc", float(result.test_auc), display=False)
 
 # %% [markdown]
-# With a test AUC of {glue:text}`test_auc:.3f` the model has learned much of the rule. Let us see
+# With a test {term}`AUC` of {glue:text}`test_auc:.3f` the model has learned much of the rule. Let us see
 # how.
 #
 # ## What `return_attention=True` returns
@@ -90,22 +94,26 @@ print("blocks:", len(attentions), "| weights of block 0:", tuple(weights.shape))
 
 # %% [markdown]
 # Two facts we rely on in every picture below, checked on all 5000 test samples: every row sums
-# to one, and a padding slot receives **exactly** zero weight (its score is set to minus infinity
+# to one, and a {term}`padding <Padding>` slot receives **exactly** zero weight (its score is set to minus infinity
 # before the softmax; exercise 2 asks why that gives an exact zero). The target slot is never
 # masked, so no row is empty.
 
 # %%
 keys = torch.cat([mask, torch.ones(len(mask), 1, dtype=torch.bool)], dim=1)  # (N, T)
+print("rows sum to 1; weight on padded keys is exactly 0")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-5)
 assert (weights.masked_select(~keys[:, None, None, :]) == 0).all()
-print("rows sum to 1; weight on padded keys is exactly 0")
 
 # %% [markdown]
 # ## One sample, one map
 #
 # We pick a test sample where the first half of the rule fires: the last behaviour has the
 # target's category and happened less than an hour ago. The labels give each behaviour's
-# category (`c0` to `c5`) and time bucket; the last row and column are the target. Rows are the
+# category (`c0` to `c5`) and time {term}`bucket <Bucket>`; the last row and column are the
+# target ({numref}`fig-06-map`). Rows are the
 # readers (queries), columns what is read (keys); padding rows and columns are left out.
 
 # %%
@@ -123,7 +131,7 @@ print("example sample:", example, "| user:", int(data.test.user[example]),
       "| history length:", int(raw["length"][example]),
       "| predicted click probability:", round(float(probs[example]), 3))
 
-# %%
+# %% mystnb={"figure": {"caption": "Attention of the trained BST on one test sample, averaged over the 4 heads. Rows are the tokens that read (queries), columns the tokens read (keys); labels give each behaviour's category and time bucket, the last row and column are the target. Padding is left out.", "name": "fig-06-map"}}
 fig, ax = plt.subplots(figsize=(6.8, 5.6))
 plot_attention(weights, test, example, head=None, ax=ax, annotate=True,
                title=f"Test sample {example}: attention averaged over the 4 heads")
@@ -132,6 +140,9 @@ plt.show()
 # %%
 example_row = weights[example].mean(0)[-1, real_slots(test, example)].numpy()  # target's row
 print("target's row, mean over heads:", np.round(example_row, 2))
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("example_last_two", float(example_row[-3:-1].sum()), display=False)
 assert example_row[-3:-1].sum() > 2 * 2 / len(example_row)  # twice their share under uniform
 
@@ -144,11 +155,12 @@ assert example_row[-3:-1].sum() > 2 * 2 / len(example_row)  # twice their share 
 #
 # ## Browse users, samples and heads
 #
-# Each user of the synthetic log appears in several test samples. The widget below lets you
-# pick a user, one of their samples and a head (or the mean over heads). Every picture was drawn
-# when this notebook ran, so the widget also works on the static web page.
+# Each user of the synthetic log appears in several test samples. The widget of
+# {numref}`fig-06-browser` lets you pick a user, one of their samples and a head (or the mean over
+# heads). Every picture was drawn when this notebook ran, so the widget also works on the static
+# web page.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 users, counts = np.unique(data.test.user, return_counts=True)
 chosen_users = [int(u) for u in users[counts >= 4][:3]]
 pages = {}
@@ -161,9 +173,19 @@ for user in chosen_users:
             plot_attention(weights, test, int(i), head=head, ax=ax,
                            title=f"user {user}, sample {i}, {name} "
                                  f"(p = {probs[i]:.2f}, label {int(raw['label'][i])})")
-            figures[(f"sample {i}", name)] = figure_to_image(fig, dpi=60)
+            figures[(f"sample {i}", name)] = figure_to_image(fig)
     pages[f"user {user}"] = precomputed_grid(figures, ("sample", "head"))
-precomputed_selector(pages, "user")
+browser = precomputed_selector(pages, "user")
+glue("fig-06-browser", browser, display=False)
+
+# %% [markdown]
+# :::{glue:figure} fig-06-browser
+# :name: fig-06-browser
+#
+# Attention maps of the trained BST for three users of the synthetic log: choose the user, one of
+# their test samples and a head (or the mean over the 4 heads). The title gives the predicted
+# click probability and the label.
+# :::
 
 # %% [markdown]
 # Heads differ: flip through them for one sample and compare which columns of the target's row
@@ -175,10 +197,10 @@ precomputed_selector(pages, "user")
 # For every test sample and head we take the target's row and sort the weights by **recency
 # rank**: rank 1 is the most recent behaviour, rank 2 the one before, and so on. Averaging over the
 # samples that have a behaviour at that rank gives one curve per head. For comparison, the dotted
-# line is what uniform attention over the sample's tokens would give. (Exercise 1 asks you to
-# write `attention_by_rank` yourself.)
+# line is what uniform attention over the sample's tokens would give ({numref}`fig-06-by-rank`;
+# exercise 1 asks you to write `attention_by_rank` yourself).
 
-# %%
+# %% mystnb={"figure": {"caption": "How much of the target's attention goes to the behaviour at each recency rank (1 = the most recent), one curve per head, averaged over the test samples that have a behaviour at that rank. Dotted: uniform attention over the sample's tokens.", "name": "fig-06-by-rank"}}
 by_rank = attention_by_rank(weights, mask)  # (H, L)
 uniform = uniform_by_rank(mask)  # (L,)
 plot_attention_by_rank(by_rank, uniform, max_rank=12)
@@ -187,19 +209,22 @@ plt.show()
 # %%
 mean_by_rank = np.nanmean(by_rank, 0)
 self_weight = weights[:, :, -1, -1].mean(0).numpy()  # the target reading itself, per head
+favourite = np.nanargmax(by_rank, axis=1) + 1  # each head's most-read rank
+print("mean over heads, ranks 1..6:", np.round(mean_by_rank[:6], 3))
+print("target reading itself, per head:", np.round(self_weight, 3))
+print("most-read rank of each head:", favourite)
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("rank1", float(mean_by_rank[0]), display=False)
 glue("rank2", float(mean_by_rank[1]), display=False)
 glue("older_max", float(np.nanmax(mean_by_rank[2:])), display=False)
 glue("uniform_share", float(uniform[0]), display=False)
 glue("self_head", int(self_weight.argmax()), display=False)
 glue("self_weight", float(self_weight.max()), display=False)
-print("mean over heads, ranks 1..6:", np.round(mean_by_rank[:6], 3))
-print("target reading itself, per head:", np.round(self_weight, 3))
 assert mean_by_rank[0] > 2 * uniform[0] and mean_by_rank[1] > 2 * uniform[1]
 assert np.nanmax(mean_by_rank[2:] - uniform[2:]) < 0  # older ranks: below uniform
-favourite = np.nanargmax(by_rank, axis=1) + 1  # each head's most-read rank
 n_recent_heads = int(np.isin(favourite, [1, 2]).sum())
-print("most-read rank of each head:", favourite)
 older_total = 1 - mean_by_rank[:2].sum() - self_weight.mean()  # all older behaviours together
 glue("n_recent_heads", n_recent_heads, display=False)
 glue("self_mean", float(self_weight.mean()), display=False)
@@ -218,7 +243,7 @@ assert n_recent_heads >= 3
 # *where* the planted rule looks, without being told.
 #
 # How can the target find "the last two" in a history of any length? Through the positions
-# (Chapter 4): the index embedding says "1 behaviour ago", "2 behaviours ago", the time embedding
+# (Chapter 4, {term}`position embedding <Position embedding>`): the index embedding says "1 behaviour ago", "2 behaviours ago", the time embedding
 # "under an hour ago", and the target's query can match those keys. That suggests an experiment.
 #
 # ## Shuffle the history
@@ -241,6 +266,9 @@ print(f"test AUC: original {auc:.3f}, shuffled {auc_shuffled:.3f}; "
       f"best order-blind model {ceiling:.3f}")
 print("largest change of the by-rank curve:",
       round(float(np.nanmax(np.abs(by_rank_shuffled - by_rank))), 3))
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("auc", float(auc), display=False)
 glue("auc_shuffled", float(auc_shuffled), display=False)
 glue("ceiling", float(ceiling), display=False)
@@ -248,7 +276,7 @@ glue("rank_change", float(np.nanmax(np.abs(by_rank_shuffled - by_rank))), displa
 assert auc > ceiling and auc - auc_shuffled > max(0.15, 0.5 * (auc - ceiling))
 assert np.nanmax(np.abs(by_rank_shuffled - by_rank)) < 0.05
 
-# %%
+# %% mystnb={"figure": {"caption": "The example's attention map (mean over heads) in the original order (left) and with the history shuffled (right): the time buckets stay in their slots, other categories move into them, and the target still reads the last two slots.", "name": "fig-06-shuffled"}}
 fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
 plot_attention(weights, test, example, ax=axes[0], annotate=True, title="original order")
 plot_attention(attentions_shuffled[0], shuffled, example, ax=axes[1], annotate=True,
@@ -257,7 +285,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The attention pattern by recency rank hardly moves (the largest change of any point of the
+# The attention pattern by recency rank hardly moves ({numref}`fig-06-shuffled` shows it on our
+# example) (the largest change of any point of the
 # curves is {glue:text}`rank_change:.3f`) while the test AUC falls from {glue:text}`auc:.3f` to
 # {glue:text}`auc_shuffled:.3f`. The model still reads the last two slots; they now hold
 # behaviours that, in most samples, the rule never used. This is the strongest evidence so far
@@ -299,11 +328,11 @@ for name, s in shifts.items():
           f"planted rule {planted_probability(s)[example]:.3f}")
 
 # %% [markdown]
-# The widget shows the target's row of attention (averaged over heads) and the predicted
-# probability for each shift; the bars are labelled with the example's behaviours as they are
-# after the shift.
+# The widget of {numref}`fig-06-shift` shows the target's row of attention (averaged over heads)
+# and the predicted probability for each shift; the bars are labelled with the example's
+# behaviours as they are after the shift.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 def target_row(batch: dict, i: int) -> np.ndarray:
     with torch.no_grad():
         _, att = model({k: v[i:i + 1] for k, v in batch.items()}, return_attention=True)
@@ -319,14 +348,24 @@ for name, b in shifted.items():
                      {"no shift": shifted_probs["no shift"][example],
                       name: shifted_probs[name][example]}, ax=ax,
                      title=f"Sample {example}: the target's attention, history shifted {name}")
-    panels[name] = figure_to_image(fig, dpi=70)
-precomputed_selector(panels, "shift", slider=True)
+    panels[name] = figure_to_image(fig)
+shift_widget = precomputed_selector(panels, "shift", slider=True)
+glue("fig-06-shift", shift_widget, display=False)
 
 # %% [markdown]
-# Across the test set: the samples where the rule's first term fires (last category = target,
-# last behaviour under an hour ago) against all the others.
+# :::{glue:figure} fig-06-shift
+# :name: fig-06-shift
+#
+# The target's attention over the example's behaviours (mean over heads) with the whole history
+# moved further into the past by the amount on the slider, next to the unshifted row; the legend
+# gives the predicted click probability of each.
+# :::
 
-# %%
+# %% [markdown]
+# Across the test set ({numref}`fig-06-shift-mean`): the samples where the rule's first term fires
+# (last category = target, last behaviour under an hour ago) against all the others.
+
+# %% mystnb={"figure": {"caption": "Mean predicted click probability (solid) and mean true probability under the planted rule (dashed) as the whole history is moved into the past, for the test samples where the recency rule fires and for all others.", "name": "fig-06-shift-mean"}}
 fig, ax = plt.subplots(figsize=(7, 3.6))
 x = np.arange(len(shifts))
 for label, sel, colour in [("last category = target, < 1 hour ago", match_recent, "C0"),
@@ -345,15 +384,18 @@ plt.show()
 # %%
 p0, p2w = shifted_probs["no shift"], shifted_probs["+ 2 weeks"]
 drop = (p0 - p2w)[match_recent]
+print(f"rule fires: {int(match_recent.sum())} samples, score falls for "
+      f"{(drop > 0).mean():.3f} of them, by {drop.mean():.3f} on average")
+print(f"other samples: mean |change| {np.abs(p0 - p2w)[~match_recent].mean():.3f}")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("n_match", int(match_recent.sum()), display=False)
 glue("frac_down", float((drop > 0).mean()), display=False)
 glue("mean_drop", float(drop.mean()), display=False)
 glue("mean_change_other", float(np.abs(p0 - p2w)[~match_recent].mean()), display=False)
 glue("example_p0", float(p0[example]), display=False)
 glue("example_p2w", float(p2w[example]), display=False)
-print(f"rule fires: {int(match_recent.sum())} samples, score falls for "
-      f"{(drop > 0).mean():.3f} of them, by {drop.mean():.3f} on average")
-print(f"other samples: mean |change| {np.abs(p0 - p2w)[~match_recent].mean():.3f}")
 assert p2w[example] < shifted_probs["+ 1 day"][example] < p0[example]
 assert (drop > 0).mean() > 0.95 and drop.mean() > 0.4
 assert np.abs(p0 - p2w)[~match_recent].mean() < drop.mean() / 3
@@ -373,6 +415,9 @@ self_2w = float(attentions_2w[0][:, :, -1, -1].mean())
 print(f"target -> last two behaviours: before {last_two:.3f}, after + 2 weeks {last_two_2w:.3f}")
 print(f"target -> itself:              before {self_0:.3f}, after + 2 weeks {self_2w:.3f}")
 print(f"target -> any older rank, at most: {older_max_2w:.3f} after + 2 weeks")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 for name, value in [("last_two", last_two), ("last_two_2w", last_two_2w), ("self_0", self_0),
                     ("self_2w", self_2w), ("older_max_2w", older_max_2w)]:
     glue(name, float(value), display=False)

@@ -277,9 +277,13 @@ def load_movielens(data_dir=None, download: bool = False,
                    positive_threshold: int = 4) -> Interactions:
     """Load MovieLens 100K from ``data_dir`` (default :func:`default_data_dir`).
 
-    events: user_id, item_id, timestamp (int64 seconds), rating (1-5), label = rating >= threshold
-    items:  item_id, category (the movie's first listed genre, or 'unknown'), release_decade
-    users:  user_id, gender, age_bucket, occupation, zip_region (first digit of the zip code)
+    The result holds three tables:
+
+    - ``events``: user_id, item_id, timestamp (int64 seconds), rating (1-5),
+      label = rating >= threshold
+    - ``items``: item_id, category (the movie's first listed genre, or 'unknown'),
+      release_decade
+    - ``users``: user_id, gender, age_bucket, occupation, zip_region (first digit of the zip code)
 
     Gender comes first among the user columns because :func:`build_dataset` crosses the first
     user column with the category, and gender x category is the paper's example cross feature.

@@ -17,10 +17,13 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 
-def figure_to_image(fig, dpi: int = 90) -> widgets.Image:
-    """A matplotlib figure as a PNG ``Image`` widget (the figure is closed)."""
+def figure_to_image(fig, dpi: float | None = None) -> widgets.Image:
+    """A matplotlib figure as a PNG ``Image`` widget (the figure is closed).
+
+    ``dpi`` defaults to matplotlib's ``figure.dpi``, the resolution of the book's other figures.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi or plt.rcParams["figure.dpi"], bbox_inches="tight")
     plt.close(fig)
     return widgets.Image(value=buf.getvalue(), format="png")
 
