@@ -165,6 +165,11 @@ for user in chosen_users:
     pages[f"user {user}"] = precomputed_grid(figures, ("sample", "head"))
 precomputed_selector(pages, "user")
 
+# %% [markdown] tags=["remove-cell"]
+# *In JupyterLab:* this figure is a widget. After the notebook is reopened with a fresh kernel it
+# shows "Error displaying widget: model not found" until you run the cell above again (select it,
+# Shift+Enter). Only on the book's web page does it work without running anything.
+
 # %% [markdown]
 # Heads differ: flip through them for one sample and compare which columns of the target's row
 # light up. A single map is an anecdote, though. The next section measures the pattern over all
@@ -321,6 +326,11 @@ for name, b in shifted.items():
                      title=f"Sample {example}: the target's attention, history shifted {name}")
     panels[name] = figure_to_image(fig, dpi=70)
 precomputed_selector(panels, "shift", slider=True)
+
+# %% [markdown] tags=["remove-cell"]
+# *In JupyterLab:* this figure is a widget. After the notebook is reopened with a fresh kernel it
+# shows "Error displaying widget: model not found" until you run the cell above again (select it,
+# Shift+Enter). Only on the book's web page does it work without running anything.
 
 # %% [markdown]
 # Across the test set: the samples where the rule's first term fires (last category = target,
