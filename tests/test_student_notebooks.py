@@ -43,9 +43,9 @@ def test_full_notebook_checkers_say_correct(chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_copy_runs_end_to_end(chapter, tmp_path):
     copy = strip_solutions(json.loads((BOOK / chapter).read_text()))
-    notebook = nbformat.from_dict(copy)
+    notebook = nbformat.reads(json.dumps(copy), as_version=4)
     client = NotebookClient(notebook, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
+                            resources={"metadata": {"path": str(BOOK)}})  # ../bench as in book/
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
     nbformat.write(notebook, tmp_path / chapter)  # for a look when something is off
     checkers = _checker_cells(notebook)
