@@ -51,7 +51,7 @@ student: venv
 LAB_PORT ?= 8888
 lab: student
 	BST_TEACH_PROGRESS=1 .venv/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/student
+	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/student --ServerApp.allow_root=True
 
 # nbgrader course folder assignments/: source/chNN/chNN.ipynb with the solutions and hidden tests
 # marked the nbgrader way (see book/teachers.md for the nbgrader commands that follow).
