@@ -14,7 +14,7 @@ A solution is any cell tagged ``solution``.
 * Outputs and stored widget state are cleared, so students run the cells themselves.
 
 :func:`solution_regions` marks the same solution parts with nbgrader's ``### BEGIN SOLUTION`` /
-``### END SOLUTION`` lines (used by :mod:`bst_teach.exercises.assignments`).
+``### END SOLUTION`` lines (used by ``bst_teach.exercises.assignments``).
 """
 from __future__ import annotations
 
