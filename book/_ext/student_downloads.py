@@ -21,8 +21,6 @@ def _has_solutions(notebook: dict) -> bool:
 
 
 def add_student_notebook(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    if not context.get("ipynb_source"):
-        return
     source = Path(app.srcdir) / f"{pagename}.ipynb"
     if not source.exists():
         return
@@ -41,8 +39,9 @@ def add_student_notebook(app: Sphinx, pagename, templatename, context, doctree) 
         if group.get("label") != "download-buttons":
             continue
         buttons = group["buttons"]
-        at = next((i + 1 for i, b in enumerate(buttons)
-                   if b.get("label") == "download-notebook-button"), 0)
+        # a page built from a .ipynb offers it as its source file ("download-source-button")
+        at = next((i + 1 for i, b in enumerate(buttons) if b.get("label") in (
+            "download-notebook-button", "download-source-button")), 0)
         buttons.insert(at, {
             "type": "link",
             "url": f"{context['pathto']('_sources', 1)}/{pagename}{SUFFIX}",
