@@ -12,7 +12,11 @@ export PYTHONHASHSEED := 0
 # bst_teach/__init__.py). Every command below inherits it: tests, notebook kernels, jupyter-book.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book site test venv browser serve clean student notebook results results-check
+# No progress bars or "loaded from cache" lines in executed notebooks (stored outputs stay
+# independent of the cache); `make lab` turns them back on for the reader.
+export BST_TEACH_PROGRESS ?= 0
+
+.PHONY: book site test venv browser serve clean student notebook lab assignments results results-check
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -59,8 +63,21 @@ results: venv
 results-check: venv
 	$(PY) -m bst_teach results check
 
+# Student copies: solutions replaced by stubs and answer cells, numbers and citations written in.
 student: venv
 	$(PY) -m bst_teach student-copies book student
+
+# JupyterLab from the project's environment, data settings in place, opened on the student copies
+# (the full notebooks are in book/). LAB_PORT=8888 by default; it listens on 127.0.0.1 only.
+LAB_PORT ?= 8888
+lab: student
+	BST_TEACH_PROGRESS=1 .venv/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	    --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/student --ServerApp.allow_root=True
+
+# nbgrader course folder assignments/: source/chNN/chNN.ipynb with the solutions and hidden tests
+# marked the nbgrader way (see book/teachers.md for the nbgrader commands that follow).
+assignments: venv
+	$(PY) -m bst_teach.exercises.assignments book assignments
 
 clean:
 	rm -rf _build .pytest_cache

@@ -7,6 +7,11 @@ contents, the model and training settings and the source code of ``bst_teach`` i
 change to the package invalidates it.  Results are stored under ``$BST_TEACH_CACHE`` (default:
 ``data/cache`` in the repository, ``~/.cache/bst-teach`` when installed from the wheel), which is
 safe to delete.
+
+Each call says what it does: "loaded from cache" with the stored figures, or "training" followed by
+a tqdm bar (a widget in JupyterLab) and a "done" line.  ``BST_TEACH_PROGRESS=0`` silences them; the
+Makefile sets it when it executes notebooks, so stored outputs (which nbval compares) hold neither
+bars nor messages that depend on the state of the cache.
 """
 from __future__ import annotations
 
@@ -49,6 +54,17 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
+def progress_wanted() -> bool:
+    """False when ``BST_TEACH_PROGRESS`` is 0 / false / no / off (set by the Makefile)."""
+    return os.environ.get("BST_TEACH_PROGRESS", "1").strip().lower() not in ("0", "false", "no",
+                                                                             "off")
+
+
+def _describe(name: str, data: Dataset, cfg: TrainConfig, model_config: dict) -> str:
+    options = "".join(f", {k}={v}" for k, v in sorted(model_config.items()))
+    return f"{name}{options} on {data.name} (seed {cfg.seed})"
+
+
 def data_fingerprint(data: Dataset) -> str:
     h = hashlib.sha256(data.name.encode())
     for split in (data.train, data.val, data.test):
@@ -72,13 +88,23 @@ def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
     folder = cache_dir() / "runs"
     ckpt, meta = folder / f"{key}.pt", folder / f"{key}.json"
+    show = progress_wanted()
+    label = _describe(name, data, cfg, model_config)
     if ckpt.exists() and meta.exists():
         info = json.loads(meta.read_text())
+        if show:
+            print(f"{label}: loaded from cache (trained once in {info['train_seconds']:.0f} s, "
+                  f"{len(info['history'])} epochs, test AUC {info['test_auc']:.3f})", flush=True)
         return TrainResult(model=load_checkpoint(ckpt), history=info["history"],
                            best_epoch=info["best_epoch"], val_auc=info["val_auc"],
                            test_auc=info["test_auc"], test_logloss=info["test_logloss"],
                            train_seconds=info["train_seconds"])
-    result = fit(name, data, cfg, **model_config)
+    if show:
+        print(f"{label}: training, up to {cfg.epochs} epochs (stored for next time)", flush=True)
+    result = fit(name, data, replace(cfg, progress=show), **model_config)
+    if show:
+        print(f"{label}: done, {len(result.history)} epochs in {result.train_seconds:.0f} s, "
+              f"test AUC {result.test_auc:.3f}", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(result.model, ckpt)  # atomic
     info = {k: getattr(result, k) for k in ("history", "best_epoch", "val_auc", "test_auc",

@@ -41,7 +41,7 @@ def _masked_sum(hist, mask):
 ])
 def test_mean_pool_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_mean_pool(wrong)
+        check_mean_pool.strict(wrong)
 
 
 def test_pool_inputs_have_nonzero_padding_and_an_empty_history():
@@ -91,4 +91,4 @@ def _keyerror(train_values, values):
 ])
 def test_encode_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_encode(wrong)
+        check_encode.strict(wrong)

@@ -45,7 +45,7 @@ def _slot_dependent(hist, weights, mask):
 ])
 def test_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_weighted_pool(wrong)
+        check_weighted_pool.strict(wrong)
 
 
 def test_inputs_have_nonzero_padding_and_weights():

@@ -38,7 +38,7 @@ def _scores(q, k, scale=True):
 ])
 def test_attention_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_attention(wrong)
+        check_attention.strict(wrong)
 
 
 def test_encoder_params_accepts_reference():
@@ -53,4 +53,4 @@ def test_encoder_params_accepts_reference():
 ])
 def test_encoder_params_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_encoder_params(wrong)
+        check_encoder_params.strict(wrong)

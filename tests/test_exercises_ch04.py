@@ -29,7 +29,7 @@ def _edges(gaps, side):
 ])
 def test_calendar_buckets_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_calendar_buckets(wrong)
+        check_calendar_buckets.strict(wrong)
 
 
 def test_recency_rank_accepts_reference_and_library():
@@ -46,4 +46,4 @@ def test_recency_rank_accepts_reference_and_library():
 ])
 def test_recency_rank_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_recency_rank(wrong)
+        check_recency_rank.strict(wrong)

@@ -34,7 +34,7 @@ def _over(axis):
 ])
 def test_layer_norm_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_layer_norm(wrong)
+        check_layer_norm.strict(wrong)
 
 
 def test_masked_batch_norm_accepts_reference():
@@ -69,4 +69,4 @@ def _fixed_padding_count(x, mask, eps):
 ])
 def test_masked_batch_norm_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_masked_batch_norm(wrong)
+        check_masked_batch_norm.strict(wrong)

@@ -45,7 +45,7 @@ def _zeros_for_short(weights, mask):
 ])
 def test_rejects_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
-        check_attention_by_rank(wrong)
+        check_attention_by_rank.strict(wrong)
 
 
 def test_inputs_have_padding_and_unused_ranks():

@@ -27,7 +27,7 @@ def test_block_params_accepts_reference():
 ])
 def test_block_params_rejects_wrong_counts(wrong, words):
     with pytest.raises(ExerciseError, match=words):
-        check_block_params(wrong)
+        check_block_params.strict(wrong)
 
 
 class _Encoder(nn.Module):
@@ -67,17 +67,17 @@ def test_make_encoder_accepts_reference():
 
 def test_make_encoder_rejects_shared_blocks():
     with pytest.raises(ExerciseError, match="shared weights"):
-        check_make_encoder(lambda n, d, h: _Encoder(_fresh(1, d, h) * n))
+        check_make_encoder.strict(lambda n, d, h: _Encoder(_fresh(1, d, h) * n))
 
 
 def test_make_encoder_rejects_blocks_reading_the_input():
     with pytest.raises(ExerciseError, match="previous block's output"):
-        check_make_encoder(lambda n, d, h: _ReadsInput(_fresh(n, d, h)))
+        check_make_encoder.strict(lambda n, d, h: _ReadsInput(_fresh(n, d, h)))
 
 
 def test_make_encoder_rejects_unmasked_padding():
     with pytest.raises(ExerciseError, match="differs|key_mask"):
-        check_make_encoder(lambda n, d, h: _NoMask(_fresh(n, d, h)))
+        check_make_encoder.strict(lambda n, d, h: _NoMask(_fresh(n, d, h)))
 
 
 def test_make_encoder_rejects_a_tuple_output():
@@ -85,4 +85,4 @@ def test_make_encoder_rejects_a_tuple_output():
         def forward(self, s, key_mask):
             return super().forward(s, key_mask), None
     with pytest.raises(ExerciseError, match="tuple"):
-        check_make_encoder(lambda n, d, h: Tuple(_fresh(n, d, h)))
+        check_make_encoder.strict(lambda n, d, h: Tuple(_fresh(n, d, h)))

@@ -29,7 +29,7 @@ def test_split_rejects_random_split():
         a, b = int(len(ts) * (1 - vf - tf)), int(len(ts) * (1 - tf))
         return idx[:a], idx[a:b], idx[b:]
     with pytest.raises(ExerciseError, match="comes after"):
-        check_chronological_split(random_split)
+        check_chronological_split.strict(random_split)
 
 
 def test_split_rejects_file_order_cut():
@@ -38,7 +38,7 @@ def test_split_rejects_file_order_cut():
         a, b = int(len(ts) * (1 - vf - tf)), int(len(ts) * (1 - tf))
         return idx[:a], idx[a:b], idx[b:]
     with pytest.raises(ExerciseError, match="Sort by timestamp"):
-        check_chronological_split(file_order)
+        check_chronological_split.strict(file_order)
 
 
 def test_split_rejects_overlap():
@@ -46,7 +46,7 @@ def test_split_rejects_overlap():
         tr, va, te = reference_chronological_split(ts, vf, tf)
         return np.concatenate([tr, va[:5]]), va, te
     with pytest.raises(ExerciseError, match="exactly one part"):
-        check_chronological_split(overlap)
+        check_chronological_split.strict(overlap)
 
 
 def test_fast_auc_equals_sklearn():
@@ -80,7 +80,7 @@ def test_bootstrap_rejects_resampling_without_replacement():
         aucs = [auc(y[i], p[i]) for i in (rng.permutation(len(y)) for _ in range(n_boot))]
         return tuple(np.quantile(aucs, [alpha / 2, 1 - alpha / 2]))
     with pytest.raises(ExerciseError, match="with replacement"):
-        check_bootstrap_auc(permutation)
+        check_bootstrap_auc.strict(permutation)
 
 
 def test_bootstrap_rejects_unpaired_resampling():
@@ -92,11 +92,11 @@ def test_bootstrap_rejects_unpaired_resampling():
                 for _ in range(n_boot)]
         return tuple(np.quantile(aucs, [alpha / 2, 1 - alpha / 2]))
     with pytest.raises(ExerciseError, match="pairs"):
-        check_bootstrap_auc(unpaired)
+        check_bootstrap_auc.strict(unpaired)
 
 
 def test_bootstrap_rejects_wrong_quantiles():
     def one_sided_alpha(y, p, n_boot=1000, alpha=0.05, seed=0):
         return reference_bootstrap_auc_ci(y, p, n_boot, 2 * alpha, seed)  # a narrower interval
     with pytest.raises(ExerciseError, match="too narrow"):
-        check_bootstrap_auc(one_sided_alpha)
+        check_bootstrap_auc.strict(one_sided_alpha)

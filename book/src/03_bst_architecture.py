@@ -443,11 +443,13 @@ def encoder_params(dim, ffn_mult, blocks):
     return blocks * (attention + ffn + norms)
 
 
+assert encoder_params(32, 4, 1) == encoder  # the "encoder" row of the table above
+
+
 # %%
 from bst_teach.exercises.ch03 import check_encoder_params
 
 print(check_encoder_params(encoder_params))
-assert encoder_params(32, 4, 1) == encoder  # the table above
 
 # %% [markdown]
 # **3. What if the target is not in the sequence?** Suppose we do *not* append the target: the

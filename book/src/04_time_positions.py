@@ -183,6 +183,11 @@ for scheme in ("calendar", "log"):
 figures = gap_bucket_figures(ml.train.hist_gap, ml.train.mask, ["calendar", "log"], [20, 10, 5])
 precomputed_grid(figures, ("bucket scheme", "history length"))
 
+# %% [markdown] tags=["remove-cell"]
+# *In JupyterLab:* this figure is a widget. After the notebook is reopened with a fresh kernel it
+# shows "Error displaying widget: model not found" until you run the cell above again (select it,
+# Shift+Enter). Only on the book's web page does it work without running anything.
+
 # %% [markdown]
 # The same figure for the calendar scheme and histories of 20, as a static image:
 

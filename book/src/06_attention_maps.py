@@ -187,6 +187,11 @@ glue("fig-06-browser", browser, display=False)
 # click probability and the label.
 # :::
 
+# %% [markdown] tags=["remove-cell"]
+# *In JupyterLab:* this figure is a widget. After the notebook is reopened with a fresh kernel it
+# shows "Error displaying widget: model not found" until you run the cell above again (select it,
+# Shift+Enter). Only on the book's web page does it work without running anything.
+
 # %% [markdown]
 # Heads differ: flip through them for one sample and compare which columns of the target's row
 # light up. A single map is an anecdote, though. The next section measures the pattern over all
@@ -351,6 +356,11 @@ for name, b in shifted.items():
     panels[name] = figure_to_image(fig)
 shift_widget = precomputed_selector(panels, "shift", slider=True)
 glue("fig-06-shift", shift_widget, display=False)
+
+# %% [markdown] tags=["remove-cell"]
+# *In JupyterLab:* this figure is a widget. After the notebook is reopened with a fresh kernel it
+# shows "Error displaying widget: model not found" until you run the cell above again (select it,
+# Shift+Enter). Only on the book's web page does it work without running anything.
 
 # %% [markdown]
 # :::{glue:figure} fig-06-shift

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..features import OOV, Vocabulary
-from . import ExerciseError, call_student, passed
+from . import ExerciseError, call_student, checker, passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -34,6 +34,7 @@ def _pool_inputs(seed: int = 0):
     return hist, mask
 
 
+@checker
 def check_mean_pool(mean_pool) -> str:
     """Runs ``mean_pool(hist, mask)`` on a padded batch and names the usual mistakes."""
     hist, mask = _pool_inputs()
@@ -76,6 +77,7 @@ _TRAIN = ["drama", "comedy", "drama", "action", "thriller", "comedy"]
 _QUERY = ["comedy", "horror", "action", "drama", "western", "thriller", "drama"]
 
 
+@checker
 def check_encode(encode) -> str:
     """Runs ``encode(train_values, values)``, compares with ``Vocabulary`` (features.py)."""
     out = call_student(encode, list(_TRAIN), list(_QUERY), expect_tensor=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import ExerciseError, passed
+from . import ExerciseError, checker, passed
 
 
 def weighted_pool_reference(hist: torch.Tensor, weights: torch.Tensor,
@@ -37,6 +37,7 @@ def _permute_real(x: torch.Tensor, mask: torch.Tensor, seed: int = 1) -> torch.T
     return x.gather(1, idx)
 
 
+@checker
 def check_weighted_pool(weighted_pool) -> str:
     """Runs ``weighted_pool(hist, weights, mask)`` and names the usual mistakes."""
     hist, weights, mask = _inputs()

@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..models.bst import EncoderBlock
-from . import ExerciseError, call_student, passed
+from . import ExerciseError, call_student, checker, passed
 
 
 def reference_attention(q, k, v, key_mask):
@@ -54,6 +54,7 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
+@checker
 def check_attention(attention) -> str:
     """Compare ``attention(q, k, v, key_mask)`` with the reference; name the usual mistakes."""
     q, k, v, key_mask = _attention_inputs()
@@ -117,6 +118,7 @@ def _actual_encoder_params(dim: int, ffn_mult: int, blocks: int) -> int:
     return blocks * sum(p.numel() for p in block.parameters())
 
 
+@checker
 def check_encoder_params(encoder_params) -> str:
     """Compare ``encoder_params(dim, ffn_mult, blocks)`` with the parameters of real blocks."""
     for dim, ffn_mult, blocks in [(32, 4, 1), (8, 2, 1), (64, 4, 3), (20, 1, 2)]:

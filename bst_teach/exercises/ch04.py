@@ -13,7 +13,7 @@ import torch
 
 from ..features import CALENDAR_EDGES, DAY, HOUR, PAD, WEEK, YEAR, bucketize_gaps
 from ..models.layers import recency_rank
-from . import ExerciseError, passed
+from . import ExerciseError, checker, passed
 
 
 def reference_calendar_buckets(gaps, mask):
@@ -39,6 +39,7 @@ def _bucket_inputs():
     return gaps, mask
 
 
+@checker
 def check_calendar_buckets(calendar_buckets) -> str:
     """Compare ``calendar_buckets(gaps, mask)`` with ``bucketize_gaps(gaps, mask, "calendar")``."""
     gaps, mask = _bucket_inputs()
@@ -78,6 +79,7 @@ def _rank_inputs():
     return torch.arange(L)[None, :] < lengths[:, None]  # right-padded, oldest first
 
 
+@checker
 def check_recency_rank(rank) -> str:
     """Compare ``rank(mask)`` with :func:`bst_teach.models.layers.recency_rank`."""
     mask = _rank_inputs()

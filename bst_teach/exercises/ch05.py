@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import ExerciseError, call_student, passed
+from . import ExerciseError, call_student, checker, passed
 
 EPS = 1e-5
 
@@ -44,6 +44,7 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
+@checker
 def check_layer_norm(layer_norm) -> str:
     """``layer_norm(x, eps)`` with x (B, T, D) -> (B, T, D), compared with ``F.layer_norm``."""
     x, _ = _inputs()
@@ -78,6 +79,7 @@ def check_layer_norm(layer_norm) -> str:
                         "sqrt(variance + eps), with the biased variance over the last axis")
 
 
+@checker
 def check_masked_batch_norm(masked_batch_norm) -> str:
     """``masked_batch_norm(x, mask, eps)``: x (B, T, D), mask (B, T) True at real tokens.
 

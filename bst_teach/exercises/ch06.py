@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..viz.attention_plots import attention_by_rank
-from . import ExerciseError, passed
+from . import ExerciseError, checker, passed
 
 
 def _inputs(seed: int = 0):
@@ -28,6 +28,7 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and np.allclose(a, b, atol=1e-5, equal_nan=True)
 
 
+@checker
 def check_attention_by_rank(by_rank) -> str:
     """``by_rank(weights, mask)`` with weights (B, H, T, T), T = L + 1 (target last) and mask (B, L)
     True at real behaviours -> array (H, L), NaN for a rank no sample has."""

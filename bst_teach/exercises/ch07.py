@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..models.bst import EncoderBlock
-from . import ExerciseError, passed
+from . import ExerciseError, checker, passed
 
 FFN_MULT = 4  # the book's default feed-forward width (ffn_mult * dim)
 
@@ -32,6 +32,7 @@ def reference_block_params(dim: int, ffn_mult: int = FFN_MULT) -> int:
     return 4 * d * d + 4 * d + 4 * d + 2 * m * d * d + (m + 1) * d
 
 
+@checker
 def check_block_params(block_params) -> str:
     """``block_params(dim, ffn_mult)`` must equal the parameter count of a real ``EncoderBlock``."""
     cases = [(32, 4), (16, 2), (64, 4), (24, 1)]
@@ -69,6 +70,7 @@ def _blocks_in(module: nn.Module) -> list[EncoderBlock]:
     return [m for m in module.modules() if isinstance(m, EncoderBlock)]
 
 
+@checker
 def check_make_encoder(make_encoder) -> str:
     """``make_encoder(n_blocks, dim, heads)`` -> a module ``encoder(s, key_mask) -> (B, T, D)``
     made of ``n_blocks`` *separate* ``EncoderBlock``\\ s applied one after the other, each with

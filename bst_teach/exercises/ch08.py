@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
-from . import ExerciseError, passed
+from . import ExerciseError, checker, passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,6 +33,7 @@ def _split_case(seed: int, n: int = 1000) -> np.ndarray:
     return rng.integers(1_700_000_000, 1_700_000_000 + n // 2, size=n)
 
 
+@checker
 def check_chronological_split(chronological_split) -> str:
     for seed, (vf, tf) in enumerate([(0.1, 0.1), (0.2, 0.1), (0.1, 0.3)]):
         ts = _split_case(seed)
@@ -110,6 +111,7 @@ def _auc_case(n: int = 300, seed: int = 0):
     return y, p
 
 
+@checker
 def check_bootstrap_auc(bootstrap_auc_ci, n_boot: int = 2000, tolerance: float = 0.008) -> str:
     y, p = _auc_case()
     full = roc_auc_score(y, p)
