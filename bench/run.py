@@ -74,7 +74,7 @@ from bst_teach.train import batches, make_optimizer, train_step  # noqa: E402
 B = SETTINGS["batch_size"]
 N_CANDIDATES = 100
 TRAIN_LENGTHS = (20, 50, 200)
-BUSY_LENGTHS = (20, 200)
+BUSY_LENGTHS = (20, 50)
 SERVE_LENGTHS = (20, 50, 100, 200, 400)
 
 # key: (label, family).  "bst_full" is our BST with the whole last block computed;
@@ -429,14 +429,15 @@ def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kw):
     return sdpa_flop_count(q, k, v)
 
 
-def count_flops(fn) -> dict:
+def count_flops(fn, bmm_is_attention: bool = False) -> dict:
     """FLOPs of one call: total and attention.
 
     Attention counts F.scaled_dot_product_attention (QK^T and AV; the peers' nn.MultiheadAttention
-    and our full blocks use it) and every batched matrix product (``bmm``: our target-only block
-    and ``bst_teach.serving`` write their attention as products of small matrices; Linear layers
-    run as mm / addmm and are not counted).  The CPU attention kernel has no FLOP formula in
-    torch, so we give it one.
+    and our full blocks use it) and, for our models (``bmm_is_attention``), every batched matrix
+    product: our target-only block and ``bst_teach.serving`` write their attention as products of
+    small matrices, and our Linear layers run as mm / addmm.  (torch-rechub's BST also runs a
+    bmm outside attention, so not for the peers.)  The CPU attention kernel has no FLOP formula
+    in torch, so we give it one.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -445,7 +446,8 @@ def count_flops(fn) -> dict:
         fn()
     per_op = counter.get_flop_counts().get("Global", {})
     attention = sum(v for op, v in per_op.items()
-                    if "scaled_dot_product" in str(op) or str(op).startswith("aten.bmm"))
+                    if "scaled_dot_product" in str(op)
+                    or (bmm_is_attention and str(op).startswith("aten.bmm")))
     return {"flops": counter.get_total_flops(), "attention_flops": attention}
 
 
@@ -460,7 +462,7 @@ def serving_latency(lengths, keys, reps: int, budget: float, log) -> list[dict]:
         for k, r in runners.items():
             r.model.eval()
             with torch.inference_mode():
-                flops[k] = count_flops(lambda: r.score(xs[k]))
+                flops[k] = count_flops(lambda: r.score(xs[k]), bmm_is_attention=not r.peer)
                 for _ in range(3):
                     r.score(xs[k])
                 t = time.perf_counter()
