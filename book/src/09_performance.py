@@ -41,14 +41,14 @@
 
 # %%
 # %matplotlib inline
-import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
+
+from bst_teach import bench_results
 
 pd.set_option("display.width", 120)
 
@@ -60,8 +60,7 @@ def log_axes(ax, ls):
     ax.xaxis.set_minor_locator(plt.NullLocator())
 
 
-RESULTS = Path("../bench/results/results.json")
-res = json.loads(RESULTS.read_text())
+res = bench_results()  # bench/results/results.json in a checkout, the copy in the wheel elsewhere
 meta = res["meta"]
 train = pd.DataFrame(res["training"])
 serve = pd.DataFrame(res["serving"])
