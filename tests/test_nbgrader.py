@@ -114,5 +114,5 @@ def test_students_see_one_line_feedback(graded):
                        "the out-of-vocabulary index 1, or the model would ignore them as if they "
                        "were empty slots\n"]
     blank = json.loads((course / "autograded" / "blank" / "ch01" / NOTEBOOK).read_text())
-    text = "".join(o.get("text", "") for o in _by_id(blank)["ex1_test"]["outputs"])
+    text = "".join("".join(o.get("text", "")) for o in _by_id(blank)["ex1_test"]["outputs"])
     assert text.startswith("Not attempted yet")

@@ -30,6 +30,9 @@ ANSWER = ("**Your answer:** *(double-click this cell, write your answer here, th
           "Shift+Enter)*")
 BIBLIOGRAPHY = Path(__file__).resolve().parents[2] / "book" / "references.bib"
 
+# a ``:::{glue:figure} name`` block (options, then the caption) becomes its caption
+_GLUE_FIGURE = re.compile(r"^:::\{glue:figure\}[^\n]*\n(?::[\w-]+:[^\n]*\n)*(.*?)^:::[ \t]*$",
+                          re.S | re.M)
 _GLUE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 _CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 _ROLE = re.compile(r"\{[a-z][a-z:-]*\}`([^`]+)`")
@@ -193,6 +196,7 @@ def render_roles(text: str, glued: dict[str, str], cites: dict[str, str],
             raise KeyError(f"{where}: citation key {missing[0]!r} is not in {BIBLIOGRAPHY.name}")
         return "; ".join(cites[k] for k in keys)
 
+    text = _GLUE_FIGURE.sub(lambda m: f"**Figure (shown in the book):** {m.group(1).strip()}", text)
     text = _GLUE.sub(glue, text)
     text = _CITE.sub(cite, text)
     return _ROLE.sub(lambda m: _TARGET.sub("", m.group(1)), text)
