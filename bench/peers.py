@@ -61,8 +61,9 @@ MISMATCHES = {
         "MLP input: torch-rechub concatenates the target-slot output, the target's own embeddings "
         "and the other features (32 + 32 + 8F); ours the other features and the target-slot output "
         "(8F + 32).",
-        "Embedding initialisation: torch-rechub N(0, 1e-4) (its default, kept); ours PyTorch's "
-        "N(0, 1).",
+        "Embedding initialisation: torch-rechub normal with standard deviation 1e-4 (its default, "
+        "kept); ours normal with standard deviation 0.1 (behaviour tokens) and 0.01 (profile "
+        "features).",
         "Output: a probability (sigmoid inside the model); trained with BCE on it, as torch-rechub's "
         "trainer does; the adapter's forward returns logit(p) for bst_teach.train.",
     ],
@@ -76,13 +77,13 @@ MISMATCHES = {
         "activation set to LeakyReLU like ours.",
         "No explicit padding mask: padding rows embed to zero (padding_idx = 0), so they add nothing "
         "to the weighted sum, as in ours.",
-        "Embedding initialisation N(0, 1e-4) (its default).",
+        "Embedding initialisation normal with standard deviation 1e-4 (its default).",
     ],
     "deepctr-torch DIN": [
         "All widths, activations (LeakyReLU passed as a class), dropout and hidden sizes match ours.",
         "Masking by a history-length column (positions >= length get weight 0), equivalent to our "
         "mask for right-padded histories.",
-        "Its output Linear(64, 1) has no bias; embeddings N(0, 1e-4); l2_reg_embedding set to 0 (it "
+        "Its output Linear(64, 1) has no bias; embeddings normal with standard deviation 1e-4; l2_reg_embedding set to 0 (it "
         "only enters deepctr's own fit()).",
         "Its forward also mean-pools every history feature (input_from_feature_columns) and throws "
         "the result away: work the peer really does, so it is timed.",

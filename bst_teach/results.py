@@ -51,9 +51,18 @@ RERUN = ("from the repository root, in the project's .venv (make venv), with BST
          "to the MovieLens-100K folder for ml-100k runs (the Makefile sets it): run `command`")
 
 
+#: The records packed into the wheel (``book/_ext/run_anywhere.py``), for a notebook run outside
+#: the repository.
+SHIPPED_RECORDS = PACKAGE_DIR / "_shipped" / "results"
+
+
 def results_dir() -> Path:
-    """Where records live: ``$BST_TEACH_RESULTS``, default ``results/`` in the repository."""
-    return Path(os.environ.get("BST_TEACH_RESULTS", PACKAGE_DIR.parent / "results"))
+    """Where records live: ``$BST_TEACH_RESULTS``, else ``results/`` in the repository, else (an
+    installed wheel, no repository) the copy shipped inside the package."""
+    if os.environ.get("BST_TEACH_RESULTS"):
+        return Path(os.environ["BST_TEACH_RESULTS"])
+    repo = PACKAGE_DIR.parent / "results"
+    return SHIPPED_RECORDS if not repo.is_dir() and SHIPPED_RECORDS.is_dir() else repo
 
 
 def code_hash() -> str:

@@ -74,23 +74,28 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 def _target_row_block(block, x_hist, real, x_cand) -> torch.Tensor:
     """One block's output at the target slot for every candidate, (C, D).
 
-    Keys and values of the L history tokens are computed once, (L, H, D / H); each candidate adds
-    its own key and value, and its query attends to the L + 1 of them.
+    Keys and values of the L history tokens are computed once, (H, L, D / H); each candidate adds
+    its own key and value, and its query attends to the L + 1 of them.  Heads lead every tensor,
+    so the scores and the weighted sum are two batched matrix products.
     """
     att, H = block.attention, block.attention.heads
-    D = x_cand.shape[1]
-    w_q, w_kv = att.qkv.weight.split([D, 2 * D])
-    b_q, b_kv = att.qkv.bias.split([D, 2 * D])
-    k_hist, v_hist = (_heads(t, H) for t in F.linear(x_hist, w_kv, b_kv).chunk(2, dim=-1))
-    q = _heads(F.linear(x_cand, w_q, b_q), H)  # (C, H, D / H)
-    k_self, v_self = (_heads(t, H) for t in F.linear(x_cand, w_kv, b_kv).chunk(2, dim=-1))
-    scores = torch.cat([torch.einsum("chd,lhd->chl", q, k_hist).masked_fill(~real, float("-inf")),
-                        (q * k_self).sum(-1, keepdim=True)], dim=-1) / math.sqrt(D // H)
-    w = scores.softmax(-1)  # (C, H, L + 1); the target slot is never masked
-    y = torch.einsum("chl,lhd->chd", w[..., :-1], v_hist) + w[..., -1:] * v_self
-    a = att.out(y.reshape(-1, D))
+    (C, D), hd = x_cand.shape, x_cand.shape[1] // H
+    k_hist, v_hist = F.linear(x_hist, *_rows(att.qkv, D, 3 * D)).view(-1, 2, H, hd).permute(1, 2, 0, 3)
+    q, k_self, v_self = att.qkv(x_cand).view(C, 3, H, hd).permute(1, 2, 0, 3)  # (H, C, hd) each
+    q = q * (1 / math.sqrt(hd))
+    hidden = torch.zeros(real.shape, dtype=x_cand.dtype).masked_fill_(~real, float("-inf"))
+    scores = torch.cat([torch.baddbmm(hidden.expand(H, C, -1), q, k_hist.transpose(1, 2)),
+                        (q * k_self).sum(-1, keepdim=True)], dim=-1)  # (H, C, L + 1)
+    w = scores.softmax(-1)  # the target slot is never masked
+    y = torch.baddbmm(w[..., -1:] * v_self, w[..., :-1], v_hist)  # (H, C, hd)
+    a = att.out(y.transpose(0, 1).reshape(C, D))
     s = block.norm1(x_cand + a)
     return block.norm2(s + block.ffn(s))
+
+
+def _rows(linear, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias rows ``start:stop`` of a Linear (its key and value outputs, say)."""
+    return linear.weight[start:stop], linear.bias[start:stop]
 
 
 def _first_block_shared(block, x_hist, real, x_cand) -> torch.Tensor:

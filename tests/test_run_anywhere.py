@@ -59,9 +59,14 @@ def test_wheel_is_imported_from_the_fresh_venv_with_shipped_results(fresh):
                "[bst_teach.__file__, str(bst_teach.bench_results_path()), "
                "sorted(bst_teach.bench_results())]))"], cwd=home, env=env)
     module, results, keys = json.loads(out)
+    records = json.loads(run([str(python), "-c", "import json; from bst_teach import results; "
+                              "print(json.dumps([str(results.results_dir()), "
+                              "len(results.load_records('movielens'))]))"], cwd=home, env=env))
     assert Path(module).is_relative_to(home), module  # not the repository's editable copy
     assert Path(results).is_relative_to(home) and results.endswith("_shipped/bench_results.json")
     assert {"meta", "training", "serving"} <= set(keys)
+    # the experiment records travel too, so chapters 4, 5, 7 and 8 can read them
+    assert records[0].endswith("_shipped/results") and records[1] == 15, records
 
 
 def test_requirements_file_is_satisfied_offline(fresh):

@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = Path(__file__).resolve().parent / "static"
 REQUIREMENTS = "requirements-notebooks.txt"
 RESULTS = ROOT / "bench" / "results" / "results.json"
+RECORDS = ROOT / "results"
 
 
 def build_wheel(dest: Path) -> Path:
-    """A wheel of bst_teach (with the benchmark results inside) in ``dest``; returns its path."""
+    """A wheel of bst_teach (with the benchmark results and experiment records inside) in ``dest``; returns its path."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
@@ -39,9 +40,12 @@ def build_wheel(dest: Path) -> Path:
             shutil.copy2(ROOT / name, src / name)
         shutil.copytree(ROOT / "bst_teach", src / "bst_teach",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_shipped"))
+        (src / "bst_teach" / "_shipped").mkdir()
         if RESULTS.is_file():
-            (src / "bst_teach" / "_shipped").mkdir()
             shutil.copy2(RESULTS, src / "bst_teach" / "_shipped" / "bench_results.json")
+        if RECORDS.is_dir():  # the experiment records chapters 4, 5, 7, 8 read
+            shutil.copytree(RECORDS, src / "bst_teach" / "_shipped" / "results",
+                            ignore=shutil.ignore_patterns("*.tmp", "*.part"))
         out = Path(tmp) / "wheel"
         cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src)]
