@@ -397,7 +397,7 @@ def run_all(names=None, jobs: int = 2, progress: bool = True, log=print, seeds=N
                 write_record(run.path, copy_record(record, run))
                 copied += 1
     groups = list(by_command.values())
-    estimates = [estimate_seconds(g[0]) for g in groups]
+    estimates = [round(estimate_seconds(g[0])) for g in groups]  # whole seconds: n never passes total
     total = sum(estimates)
     log(f"{len(declared)} declared runs: {len(declared) - len(todo)} fresh, {copied} copied, "
         f"{len(groups)} to run ({jobs} at once, 1 thread each); estimated wall time "
@@ -406,7 +406,7 @@ def run_all(names=None, jobs: int = 2, progress: bool = True, log=print, seeds=N
     if not groups:
         return 0
     bar = tqdm(total=round(total), unit="s", disable=not progress, desc="results",
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} est. s [{elapsed}<{remaining}]{postfix}")
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} est. s [{elapsed}<{remaining}]{postfix}")
     with ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(execute, g[0]): (g, est) for g, est in zip(groups, estimates)}
         try:
