@@ -47,8 +47,6 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Every test: the package, the built site in a real browser, and every notebook through nbval.
-# (When the records under results/ are committed, add `results-check` to the prerequisites, so a
-# stale or missing record fails the tests.)
 test: venv browser site
 	$(PY) -m bst_teach results check $(COMPLETE_RESULTS)
 	$(PY) -m pytest

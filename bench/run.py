@@ -492,6 +492,17 @@ def serving_latency(lengths, keys, reps: int, budget: float, log) -> list[dict]:
     return rows
 
 
+def _cpu_model() -> str:
+    """The processor's name from /proc/cpuinfo ("unknown" elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def _quantile(sorted_values, q):
     """Linear interpolation between closest ranks (numpy's default)."""
     pos = (len(sorted_values) - 1) * q
@@ -744,7 +755,8 @@ def main(argv=None):
             "command": " ".join([_python_name(), "bench/run.py",
                                  *(sys.argv[1:] if argv is None else argv)]),
             "quick": a.quick, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
+            "platform": platform.platform(), "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
             "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
             "peers": {n: md.version(n) for n in ("torch-rechub", "deepctr-torch")},
             "rounds": rounds, "window_s": window, "serving_reps": reps,

@@ -14,16 +14,22 @@
 # # Real data, end to end
 #
 # So far every result came from the synthetic task, where we planted the rule and know the best
-# possible AUC. This chapter runs the whole pipeline on real logs, MovieLens-100K
-# {cite}`harper2015movielens`, trains the three models of the book with several seeds, and puts
-# the result next to the paper's table and a public benchmark. Then it shows how to do the same
-# with your own logs.
+# possible {term}`AUC`. This chapter runs the whole pipeline on real logs, MovieLens-100K
+# {cite}`harper2015movielens`: it compares BST with the popularity baseline of Chapter 1 and
+# with the other two models of the book, five seeds each, tests whether the order of a history
+# matters on this data, tries the paper's own training settings, and puts the result next to the
+# paper's table and a public benchmark. Then it shows how to do the same with your own logs.
 #
 # **What you'll learn**
 #
 # - how ratings become click-style samples: each rating is a target, the user's earlier ratings
-#   are its history, and the split follows the calendar;
-# - how to report a comparison of models over several seeds, with the spread;
+#   are its {term}`history <Behaviour sequence>`, and the split follows the calendar;
+# - how to report a comparison of models over five seeds: a 95% interval per model, paired
+#   differences, and a claim only where an interval allows it;
+# - how BST fares against a popularity baseline and against an {term}`embedding <Embedding>` +
+#   MLP model on real data;
+# - how to test whether a model uses the order of a history (the shuffle test), and how the
+#   paper's own settings fare next to the book's;
 # - what does and does not carry over from the paper's Taobao results to a small movie data set,
 #   and what the public BARS benchmark found;
 # - how to load your own interaction logs from CSV files, and how to read the loader's errors.
@@ -32,21 +38,25 @@
 # %matplotlib inline
 import os
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from myst_nb import glue
+from sklearn.metrics import roc_auc_score
 
 from bst_teach.data import DataError, build_dataset, load_csv, load_movielens
+from bst_teach.data.samples import shuffle_history
 from bst_teach.exercises.ch08 import auc, check_bootstrap_auc, check_chronological_split
-from bst_teach.experiments import cached_fit
+from bst_teach.experiments import cached_fit, data_fingerprint
 from bst_teach.features import OOV
+from bst_teach.models.bst import BSTConfig
+from bst_teach.results import (DATA, experiment, load_records, paired_difference, summary,
+                               t_interval)
 from bst_teach.train import TrainConfig, fit, predict
 from bst_teach.viz.results_plots import (plot_data_overview, plot_gain_over_baseline,
-                                         plot_model_results, seed_table)
+                                         plot_model_results)
 
 # %% [markdown]
 # ## From ratings to samples
@@ -56,14 +66,19 @@ from bst_teach.viz.results_plots import (plot_data_overview, plot_gain_over_base
 # user and genres per movie. `load_movielens` reads it as *interactions*, one
 # row per rating, and calls a rating of 4 stars or more a positive. `build_dataset` then turns
 # every rating into one sample: the rated movie is the target, and the user's previous ratings
-# (strictly earlier, at most `max_len` of them) are the history, exactly the layout of the
-# synthetic data. (If the data is not on your machine, `load_movielens(download=True)` fetches
-# it once and checks its checksums.)
+# (strictly earlier, at most `max_len` of them) are its history,
+# exactly the layout of the synthetic data. Time gaps are cut into the log-scale
+# {term}`buckets <Bucket>` that Chapter 4 recommends. (If the data is not on your machine,
+# `load_movielens(download=True)` fetches it once and checks its checksums.)
 
 # %%
 raw = load_movielens()
 MAX_LEN = 20  # the paper's sequence length
-data = build_dataset(raw, max_len=MAX_LEN)
+data = build_dataset(raw, max_len=MAX_LEN, time_scheme="log")
+data.summary().round(3)
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 glue("n_ratings", len(raw.events), display=False)
 glue("n_movies", raw.events["item_id"].nunique(), display=False)
 glue("n_users", raw.events["user_id"].nunique(), display=False)
@@ -71,14 +86,15 @@ glue("n_train", len(data.train), display=False)
 glue("max_len", MAX_LEN, display=False)
 n_samples = len(data.train) + len(data.val) + len(data.test)
 assert abs(len(data.test) / n_samples - 0.1) < 0.01 and abs(len(data.val) / n_samples - 0.1) < 0.01
-data.summary().round(3)
+# the records of this chapter were made from exactly these samples
+assert set(load_records("movielens")["data_fingerprint"]) == {data_fingerprint(data)}
 
 # %% [markdown]
 # The split is **chronological**: the oldest 80% of ratings train, the next 10% validate and the
-# newest 10% test, and every vocabulary (items, users, cross features) is fitted on the training
-# period only. A random split would let the model train on ratings made after the ones it is
-# tested on, and would put almost every test user in the training data. The chronological
-# split is honest, and it shows a problem of this data set at once.
+# newest 10% test, and every vocabulary (items, users, {term}`cross features <Cross feature>`)
+# is fitted on the training period only. A random split would let the model train on ratings
+# made after the ones it is tested on, and would put almost every test user in the training
+# data. The chronological split is honest, and it shows a problem of this data set at once.
 
 # %%
 user_col = [f.name for f in data.schema.features].index("user_id")
@@ -92,18 +108,8 @@ n_genres = raw.items["category"].nunique()
 positive_rate = float(ev["label"].mean())
 first_rating = ev.groupby("user_id")["timestamp"].transform("min")
 first_day = float((ev["timestamp"] - first_rating < 86400).mean())
-min_per_user = int(ev.groupby("user_id").size().min())
-hist_time = data.tensors("test")["hist_time"]
-within_hour = float((hist_time[hist_time > 0] == 2).float().mean())  # bucket 2 = "< 1 hour"
-for name, value in dict(unseen_user=unseen_user, unseen_item=unseen_item,
-                        same_second=same_second, top3=top3, positive_rate=positive_rate,
-                        within_hour=within_hour, n_genres=n_genres, first_day=first_day,
-                        min_per_user=min_per_user,
-                        n_test_users=len(np.unique(data.test.user))).items():
-    glue(name, value, display=False)
-assert unseen_user > 0.8 and same_second > 0.5 and top3 > 0.7 and within_hour > 0.8
-assert first_day > 0.7
-assert (data.train.sparse[:, user_col] != OOV).all()  # in training every user_id is known
+gaps = data.test.hist_gap[data.test.mask]  # seconds from each test behaviour to its target
+within_hour = float((gaps < 3600).mean())
 print(f"test samples whose user_id is unseen in training: {unseen_user:.1%}")
 print(f"test targets that are unseen items:               {unseen_item:.1%}")
 print(f"ratings sharing their second with another rating of the same user: {same_second:.1%}")
@@ -112,31 +118,46 @@ print(f"positive rate (rating >= 4): {positive_rate:.1%}")
 print(f"ratings made within a day of the user's first rating: {first_day:.1%}")
 print(f"test history behaviours less than an hour before their target: {within_hour:.1%}")
 
-# %%
+# %% tags=["hide-input"]
+# Checks for the claims below
+min_per_user = int(ev.groupby("user_id").size().min())
+for name, value in dict(unseen_user=unseen_user, same_second=same_second, top3=top3,
+                        positive_rate=positive_rate, within_hour=within_hour, n_genres=n_genres,
+                        first_day=first_day, min_per_user=min_per_user,
+                        median_gap=float(np.median(gaps) / 60),
+                        n_test_users=len(np.unique(data.test.user))).items():
+    glue(name, value, display=False)
+assert unseen_user > 0.8 and same_second > 0.5 and top3 > 0.7 and within_hour > 0.8
+assert first_day > 0.7 and np.median(gaps) < 10 * 60
+assert (data.train.sparse[:, user_col] != OOV).all()  # in training every user_id is known
+
+# %% mystnb={"figure": {"caption": "MovieLens-100K at a glance. Left: ratings per day, with the cutoffs of the chronological split (training, validation, test). Middle: the share of ratings per category (a movie's first genre). Right: the share of test samples whose user appears in the training period.", "name": "fig-08-data"}}
 fig = plot_data_overview(ev, (data.info["t_val"], data.info["t_test"]), category, unseen_user)
 plt.show()
 
 # %% [markdown]
-# Four facts to keep in mind when reading any result on this data:
+# {numref}`fig-08-data` shows the split and two of the four facts to keep in mind when reading
+# any result on this data:
 #
 # - **Most test users are new.** Users rate in a burst and rarely come back:
 #   {glue:text}`first_day:.0%` of all ratings were made within a day of the user's first
 #   rating. The test period is the last few weeks of the log, so {glue:text}`unseen_user:.0%` of
 #   test samples come from a user who never appears in training; their `user_id` maps to the
-#   out-of-vocabulary index, whose embedding row no training sample ever used (every training
-#   user is in the vocabulary), so it keeps its random initial value (small: these tables
-#   start at N(0, 0.01²)). The models must rely on
-#   the profile features and the history.
-#   The whole test period holds only {glue:text}`n_test_users` distinct users, so the test set
-#   is less varied than its size suggests.
+#   out-of-vocabulary index ({term}`OOV`), whose embedding row no training
+#   sample ever used (every training user is in the vocabulary), so it keeps its random initial
+#   value (small: these tables start at N(0, 0.01²)). The models must rely on the profile
+#   features and the history. The whole test period holds only {glue:text}`n_test_users`
+#   distinct users, so the test set is less varied than its size suggests.
 # - **Ratings come in bursts.** {glue:text}`same_second:.0%` of ratings share their timestamp
 #   (to the second) with another rating of the same user (every user in this data set rated at
 #   least {glue:text}`min_per_user` movies {cite}`harper2015movielens`, many of them in one
 #   sitting). Those have no order among themselves, and since a history holds only
-#   *strictly earlier* behaviours, they do not enter each other's histories. And the behaviours
-#   that do enter a history are mostly minutes old: {glue:text}`within_hour:.0%` of them fall in
-#   the "< 1 hour" time bucket, so BST's time positions, which carry the recency signal on the
-#   synthetic task, have almost nothing to tell apart here.
+#   *strictly earlier* behaviours, they do not enter each other's histories. The behaviours
+#   that do enter a history are mostly minutes old: {glue:text}`within_hour:.0%` of them
+#   happened less than an hour before their target (the median gap is
+#   {glue:text}`median_gap:.1f` minutes). A history here is one sitting, not weeks of a user's
+#   life, so the recency that BST's {term}`time positions <Position embedding>` carry on the
+#   synthetic task has little room to matter.
 # - **A rating is not a click.** The label says whether a user who *chose to rate* a movie liked
 #   it; the negatives are movies rated 1 to 3, not items shown and ignored. The positive rate is
 #   {glue:text}`positive_rate:.0%`, far from the few percent of a click log.
@@ -144,91 +165,263 @@ plt.show()
 #   data set's fixed genre order (a comedy-drama is a comedy): {glue:text}`n_genres` genres,
 #   and the three largest cover {glue:text}`top3:.0%` of ratings.
 #
-# ## Three models, three seeds
+# ## Four models, five seeds
 #
-# We train the embedding + MLP baseline (`"wdl"`: the history is mean-pooled, the paper's
-# WDL(+Seq) {cite}`cheng2016wdl`), DIN {cite}`zhou2018din` and BST {cite}`chen2019bst` with the
-# book's defaults, three seeds each. To stay within the notebook's time budget each model makes
-# a single pass over the {glue:text}`n_train:,` training samples, which is also how the paper
-# trained BST on Taobao (Table 3: one epoch). The seconds per epoch are printed below: the
-# baseline is the cheapest, BST the most expensive. The full-size runs (up to 20 epochs with
-# early stopping, the settings of the other chapters) are one command:
+# We compare four ways to score a candidate:
 #
-# ```bash
-# python bench/auc_table.py --data ml-100k --seeds 0 1 2 --runs wdl din "bst 1 block"
-# ```
+# - **popularity**: the movie's positive rate in the training period, smoothed towards the
+#   global rate for rarely seen movies (the baseline of Chapter 1; no training, no seed);
+# - **{term}`WDL`**: the embedding + MLP baseline (`"wdl"`: the history is mean-pooled, the
+#   paper's WDL(+Seq) {cite}`cheng2016wdl`);
+# - **{term}`DIN`** {cite}`zhou2018din`, which pools the history with
+#   {term}`target attention <Target attention>`;
+# - **BST** with one block of {term}`self-attention <Self-attention>` {cite}`chen2019bst`.
+#
+# The three trained models use the book's settings and five seeds each, with early stopping on
+# the validation AUC, on exactly the samples above (histories of {glue:text}`max_len`). Fifteen
+# such trainings take far longer than this page may, so the table reads their *records*: the
+# experiment is declared in `bst_teach.results` under the name `movielens`, and
+# `make results ONLY=movielens` remakes every record (each holds the exact command that re-runs
+# it). The popularity baseline is one line of arithmetic, so we compute it here, as Chapter 1
+# did.
 
 # %%
-MODELS, SEEDS = ("wdl", "din", "bst"), (0, 1, 2)
-ML_TRAIN = TrainConfig(epochs=1, progress=False)  # one pass over the data, as in the paper
-assert ML_TRAIN.epochs == 1
-results = {(m, s): cached_fit(m, data, replace(ML_TRAIN, seed=s)) for m in MODELS for s in SEEDS}
-runs = pd.DataFrame([{"model": m, "seed": s, "test_auc": r.test_auc, "val_auc": r.val_auc,
-                      "test_logloss": r.test_logloss, "train_seconds": r.train_seconds,
-                      "epochs": len(r.history)}
-                     for (m, s), r in results.items()])
-runs.pivot(index="seed", columns="model", values="test_auc")[list(MODELS)].round(3)
+train = data.train
+n_seen = np.bincount(train.target_item, minlength=data.schema.n_items)
+n_pos = np.bincount(train.target_item, weights=train.label, minlength=data.schema.n_items)
+prior = train.label.mean()
+item_rate = (n_pos + 10 * prior) / (n_seen + 10)  # 10 pseudo-ratings at the global rate
+popularity_auc = float(roc_auc_score(data.test.label, item_rate[data.test.target_item]))
 
-# %% tags=["nbval-ignore-output"]
-# seconds per epoch on the machine that built this page (they vary from run to run)
-(runs.assign(sec_per_epoch=runs["train_seconds"] / runs["epochs"])
-     .groupby("model", sort=False)["sec_per_epoch"].median().round(1))
+MODELS = ("wdl", "din", "bst")
+NAME = {"popularity": "popularity", "wdl": "WDL", "din": "DIN", "bst": "BST"}
+records = load_records("movielens")
+stats = summary("movielens").set_index("variant")
+n_seeds = int(stats["n"].min())
 
-# %%
-table = seed_table(runs, by="model")
+
+def interval(lo, hi):
+    return f"[{lo:.4f}, {hi:.4f}]"
+
+
+def converged(s):
+    """'k of n': how many runs had their best validation epoch before their last."""
+    return f"{round(s['best_before_last'] * s['n'])} of {s['n']}"
+
+
+table = pd.DataFrame(
+    [{"model": "popularity", "seeds": "-", "mean AUC": round(popularity_auc, 4),
+      "95% interval": "(no seed)", "best epoch < last": "-", "epochs": "-"}]
+    + [{"model": "BST (1 block)" if m == "bst" else NAME[m], "seeds": int(stats.loc[m, "n"]),
+        "mean AUC": round(stats.loc[m, "mean"], 4),
+        "95% interval": interval(stats.loc[m, "lo"], stats.loc[m, "hi"]),
+        "best epoch < last": converged(stats.loc[m]),
+        "epochs": round(stats.loc[m, "epochs"], 1)} for m in MODELS]
+).set_index("model")
 table
 
-# %%
-fig = plot_model_results(runs, list(MODELS), "MovieLens-100K, chronological split (3 seeds)")
-plt.show()
-
-# %%
-means = runs.groupby("model")["test_auc"].mean()
-spread = runs.groupby("model")["test_auc"].agg(lambda x: x.max() - x.min())
-glue("ml_wdl", float(means["wdl"]), display=False)
-glue("ml_din", float(means["din"]), display=False)
-glue("ml_bst", float(means["bst"]), display=False)
-glue("ml_range", float(means.max() - means.min()), display=False)
-glue("ml_best", means.idxmax().upper(), display=False)
-glue("ml_seed_spread", float(spread.max()), display=False)
-# seed by seed: a seed fixes the order of the training batches, the same for every model
-per_seed = runs.pivot(index="seed", columns="model", values="test_auc")
-for m in ("din", "bst"):
-    glue(f"{m}_wins", int((per_seed[m] > per_seed["wdl"]).sum()), display=False)
-    glue(f"{m}_gain", float((per_seed[m] - per_seed["wdl"]).mean()), display=False)
-    assert abs((per_seed[m] - per_seed["wdl"]).mean()) < 0.01  # a few thousandths, either way
-glue("n_seeds", len(SEEDS), display=False)
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert (stats["n"] == 5).all() and len(records) == 15  # five seeds per model, full records
+assert (records["best_epoch"] < records["epochs"]).all()  # every run stopped after its best epoch
+means = stats.loc[list(MODELS), "mean"]
+glue("popularity_auc", popularity_auc, display=False)
 glue("n_test", len(data.test), display=False)
-assert means.max() - means.min() < 0.02  # the models are close
-print(f"best mean: {means.idxmax()};  gap between the best and worst means: "
-      f"{means.max() - means.min():.3f}")
+glue("n_seeds", n_seeds, display=False)
+glue("n_runs", len(records), display=False)
+glue("ml_range", float(means.max() - means.min()), display=False)
+glue("mean_epochs", float(records["epochs"].mean()), display=False)
+glue("max_epochs", int(experiment("movielens").train["epochs"]), display=False)
+for m in MODELS:
+    glue(f"ml_{m}", float(stats.loc[m, "mean"]), display=False)
 
 # %% [markdown]
-# All three models land close together: the three means lie within {glue:text}`ml_range:.3f`
-# of each other (best mean: {glue:text}`ml_best`), while the seeds of a single model spread over
-# up to {glue:text}`ml_seed_spread:.3f`. Since a seed fixes the order of the training batches,
-# the same for every model, compare seed by seed: BST scored above the baseline in
-# {glue:text}`bst_wins` of the {glue:text}`n_seeds` seeds (mean difference
-# {glue:text}`bst_gain:+.3f`), DIN in {glue:text}`din_wins` of them (mean difference
-# {glue:text}`din_gain:+.3f`).
-# These are differences of a few thousandths, the size of the paper's gains on Taobao. Here,
-# on {glue:text}`n_test:,` test ratings from {glue:text}`n_test_users` users after a single
-# epoch, they are a hint rather than a result: Exercise 2 shows that one AUC on this test set
-# is uncertain by about a hundredth, and the facts above explain why the sequence models have
-# little to work with.
+# All {glue:text}`n_runs` trained runs stopped early: each one's best validation epoch came
+# before its last, after {glue:text}`mean_epochs:.1f` epochs on average out of at most
+# {glue:text}`max_epochs`, so the table compares converged models. {numref}`fig-08-models` shows
+# every run.
+
+# %% mystnb={"figure": {"caption": "Test AUC on MovieLens-100K (chronological split), one dot per seed, the bar at the mean and the black line its 95% interval. The dashed line is the popularity baseline, which has no seed.", "name": "fig-08-models"}}
+runs = records.assign(model=records["variant"])[["model", "seed", "test_auc"]]
+fig = plot_model_results(runs, list(MODELS), f"MovieLens-100K ({n_seeds} seeds per model)")
+ax = fig.axes[0]
+ax.errorbar(np.arange(len(MODELS)) + 0.3, means, yerr=[means - stats.loc[list(MODELS), "lo"],
+            stats.loc[list(MODELS), "hi"] - means], fmt="none", ecolor="black", capsize=6)
+ax.axhline(popularity_auc, color="black", ls="--", lw=1, label="popularity baseline")
+ax.legend(loc="lower right", fontsize=8)
+lo_y = min(runs["test_auc"].min(), popularity_auc)
+ax.set_ylim(lo_y - 0.01, max(runs["test_auc"].max(), popularity_auc) + 0.006)
+plt.show()
+
+# %% [markdown]
+# Seeds are paired (a seed draws the same training batches for every model), so two models are
+# compared seed by seed: the 95% interval of the difference decides, and "A beats B" only where
+# it lies above zero. The popularity baseline has no seeds: a model beats it where the model's
+# own interval lies above the constant.
+
+# %%
+def verdict(a, b, lo, hi):
+    """What an interval of a - b allows us to say."""
+    if lo > 0:
+        return f"{a} beats {b}"
+    if hi < 0:
+        return f"{b} beats {a}"
+    return f"cannot be told apart at {n_seeds} seeds"
+
+
+diffs = {(a, b): paired_difference("movielens", a, b, "ml-100k")
+         for a, b in (("bst", "wdl"), ("bst", "din"), ("din", "wdl"))}
+for m in MODELS:  # against a constant: the model's own interval, shifted
+    diffs[(m, "popularity")] = tuple(float(stats.loc[m, k]) - popularity_auc
+                                     for k in ("mean", "lo", "hi"))
+paired = pd.DataFrame(
+    [{"difference": f"{NAME[a]} - {NAME[b]}", "mean": round(m, 4), "95% interval": interval(lo, hi),
+      "verdict": verdict(NAME[a], NAME[b], lo, hi)} for (a, b), (m, lo, hi) in diffs.items()]
+).set_index("difference")
+paired
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+for (a, b), (m, lo, hi) in diffs.items():
+    glue(f"d_{a}_{b}", m, display=False)
+    glue(f"d_{a}_{b}_lo", lo, display=False)
+    glue(f"d_{a}_{b}_hi", hi, display=False)
+    glue(f"verdict_{a}_{b}", verdict(NAME[a], NAME[b], lo, hi), display=False)
+# the summary below states these verdicts in words
+assert {k: verdict(NAME[k[0]], NAME[k[1]], lo, hi) for k, (m, lo, hi) in diffs.items()} == {
+    ("bst", "wdl"): "cannot be told apart at 5 seeds",
+    ("bst", "din"): "cannot be told apart at 5 seeds",
+    ("din", "wdl"): "WDL beats DIN",
+    ("wdl", "popularity"): "WDL beats popularity",
+    ("din", "popularity"): "DIN beats popularity",
+    ("bst", "popularity"): "BST beats popularity"}
+assert diffs[("bst", "wdl")][0] < 0 < diffs[("bst", "wdl")][2] < 1e-4  # "only just reaches zero"
+per_seed = records.pivot(index="seed", columns="variant", values="test_auc")
+wdl_over_bst = int((per_seed["wdl"] > per_seed["bst"]).sum())
+assert wdl_over_bst == 4
+glue("wdl_over_bst_seeds", wdl_over_bst, display=False)
+
+# %% [markdown]
+# What the intervals say:
 #
-# :::{admonition} One epoch, not twenty
-# :class: note
-# Each model saw the training data once, to fit the notebook's time budget. With models this
-# close, more training can reorder them: run the full-size command
-# above, which trains with the book's usual settings until the validation AUC stops improving,
-# before drawing conclusions of your own.
-# :::
+# - **Against the popularity baseline** ({glue:text}`popularity_auc:.4f`), the bar that Chapter 1
+#   set: BST's interval lies [{glue:text}`d_bst_popularity_lo:+.4f`,
+#   {glue:text}`d_bst_popularity_hi:+.4f`] from it: {glue:text}`verdict_bst_popularity`. For WDL:
+#   {glue:text}`verdict_wdl_popularity`; for DIN: {glue:text}`verdict_din_popularity`.
+# - **BST against WDL**: {glue:text}`d_bst_wdl:+.4f`, interval [{glue:text}`d_bst_wdl_lo:+.4f`,
+#   {glue:text}`d_bst_wdl_hi:+.6f`]: {glue:text}`verdict_bst_wdl`.
+# - **BST against DIN**: {glue:text}`d_bst_din:+.4f`, interval [{glue:text}`d_bst_din_lo:+.4f`,
+#   {glue:text}`d_bst_din_hi:+.4f`]: {glue:text}`verdict_bst_din`.
+# - **DIN against WDL**: {glue:text}`d_din_wdl:+.4f`, interval [{glue:text}`d_din_wdl_lo:+.4f`,
+#   {glue:text}`d_din_wdl_hi:+.4f`]: {glue:text}`verdict_din_wdl`.
+#
+# In short: **BST beats the popularity baseline**, the bar of Chapter 1, and so do WDL and DIN;
+# but BST does not beat the plain embedding + MLP model. BST and WDL cannot be told apart at five
+# seeds, though the evidence leans towards WDL: BST's mean is the lower one, WDL scored higher in
+# {glue:text}`wdl_over_bst_seeds` of the {glue:text}`n_seeds` seeds, and the interval of the
+# difference reaches zero only by a hair (its upper end is {glue:text}`d_bst_wdl_hi:+.6f`). BST
+# and DIN cannot be told apart, and WDL beats DIN. On this data WDL is not a weak baseline to
+# wave away; it is the model to beat.
+#
+# These intervals cover the seeds only: all runs are tested on the same
+# {glue:text}`n_test:,` ratings from {glue:text}`n_test_users` users, so they say how sure we are
+# of the ranking *on this test set*, not on another month of MovieLens (Exercise 2 measures how
+# uncertain one AUC is over test samples).
+#
+# ## Does order matter here? The shuffle test
+#
+# Chapter 6 tested whether a model uses the *order* of a history by shuffling each test
+# history (items and categories move, the time buckets stay in their slots) and measuring the
+# test AUC again: a model that ignores order loses nothing. Every record holds that number,
+# `test_auc_shuffled`, for the same trained weights, so the drop
+# `test_auc - test_auc_shuffled` is paired by construction. The table shows it for the
+# `movielens` BST, for other BSTs recorded on MovieLens-100K (with index positions only, with
+# time positions only, and with the paper's settings, below), and for the same BST on the
+# synthetic task, where the planted rule lives in the order.
+
+# %%
+def shuffle_drop(name, variant, data_name):
+    df = load_records(name)
+    df = df[(df["data"] == data_name) & (df["variant"] == variant)]
+    return len(df), *t_interval(df["test_auc"] - df["test_auc_shuffled"])
+
+
+SHUFFLE_ROWS = {"BST, MovieLens-100K": ("movielens", "bst", "ml-100k"),
+                "BST index positions, MovieLens-100K": ("positions", "bst-index", "ml-100k"),
+                "BST time positions, MovieLens-100K": ("positions", "bst-time-log", "ml-100k"),
+                "BST paper settings, MovieLens-100K": ("paper-settings", "paper", "ml-100k"),
+                "BST, synthetic task": ("depth", "blocks-1", "synthetic")}
+drops = {row: shuffle_drop(*args) for row, args in SHUFFLE_ROWS.items()}
+pd.DataFrame([{"model and data": row, "seeds": n, "AUC drop": round(m, 4),
+               "95% interval": interval(lo, hi)} for row, (n, m, lo, hi) in drops.items()]
+             ).set_index("model and data")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert all(n == 5 for n, *_ in drops.values())
+ml_rows = [row for row in drops if "MovieLens" in row]
+for key, row in (("ml", "BST, MovieLens-100K"), ("syn", "BST, synthetic task")):
+    n, m, lo, hi = drops[row]
+    glue(f"drop_{key}", m, display=False)
+    glue(f"drop_{key}_lo", lo, display=False)
+    glue(f"drop_{key}_hi", hi, display=False)
+worst_ml_hi = max(drops[row][3] for row in ml_rows)
+glue("worst_ml_hi", worst_ml_hi, display=False)
+glue("n_ml_rows", len(ml_rows), display=False)
+assert drops["BST, synthetic task"][2] > 0.3  # on the synthetic task shuffling costs a lot
+assert worst_ml_hi < 0.005  # no MovieLens row's interval reaches half a hundredth
+assert drops["BST, synthetic task"][2] > 50 * worst_ml_hi
+# order-blind models lose exactly nothing, as they must
+blind = records[records["variant"].isin(["wdl", "din"])]
+assert (blind["test_auc"] == blind["test_auc_shuffled"]).all()
+
+# %% [markdown]
+# On the synthetic task shuffling costs the book's BST {glue:text}`drop_syn:.3f` of AUC
+# (interval [{glue:text}`drop_syn_lo:.3f`, {glue:text}`drop_syn_hi:.3f`]): the model reads the
+# order, because the labels depend on it. On MovieLens the same test costs the same BST
+# {glue:text}`drop_ml:+.4f` ([{glue:text}`drop_ml_lo:+.4f`, {glue:text}`drop_ml_hi:+.4f`]), and
+# across the {glue:text}`n_ml_rows` MovieLens rows no interval reaches above
+# {glue:text}`worst_ml_hi:.4f`. (WDL and DIN, which never see the order, lose exactly nothing in
+# their records, as they must.) So every BST trained on MovieLens-100K, whatever its positions,
+# has learned to ignore the order of a history: whatever it gains or loses against the
+# order-blind models here does not come from reading the sequence in order. That is what one
+# expects if **order carries little signal on MovieLens-100K**, and it fits the bursts above.
+# It is not a proof: a model that failed to learn an order signal would pass the test the same
+# way. Chapter 4's comparison of BSTs with and without positions is the other half of the
+# evidence.
+#
+# ## A demonstration: one epoch, trained here
+#
+# The records were made elsewhere; to see training happen on this data, here is one BST with
+# the same settings as the records' BST (seed 0) trained on this page for a single pass over the
+# {glue:text}`n_train:,` training samples (which is also how the paper trained BST on Taobao,
+# Table 3). It is a demonstration, not evidence: one seed, one epoch. We also run the shuffle
+# test on it.
+
+# %%
+demo = cached_fit("bst", data, TrainConfig(epochs=1, progress=False, seed=0))
+test = data.tensors("test")
+demo_shuffled = roc_auc_score(test["label"].numpy(), predict(demo.model, shuffle_history(test)))
+print(f"BST after one epoch: test AUC {demo.test_auc:.4f}; with shuffled histories "
+      f"{demo_shuffled:.4f}")
+results = {("bst", 0): demo}  # for Exercise 2
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+glue("demo_auc", demo.test_auc, display=False)
+glue("demo_drop", float(demo.test_auc - demo_shuffled), display=False)
+assert abs(demo.test_auc - demo_shuffled) < 0.01
+
+# %% [markdown]
+# After one epoch this BST scores {glue:text}`demo_auc:.4f`, and shuffling its test histories
+# moves that by {glue:text}`demo_drop:+.4f`: already after one pass it does not read the order.
+# The records' runs, trained until the validation AUC stopped improving, are the ones the table
+# above compares.
 #
 # ## Next to the paper, and next to a public benchmark
 #
-# The paper's Table 4 {cite}`chen2019bst` reports offline AUC on Taobao and the online CTR gain
-# of an A/B test, relative to the control group (WDL):
+# The paper's Table 4 {cite}`chen2019bst` reports offline AUC on Taobao and the online
+# {term}`CTR` gain of an A/B test, relative to the control group (WDL):
 
 # %%
 PAPER = pd.DataFrame({
@@ -242,6 +435,13 @@ BARS = pd.DataFrame({
     "BST": [0.8864, 0.7484, 0.7342, 0.6511],
 }, index=pd.Index(["AmazonElectronics_x1", "KuaiVideo_x1", "MicroVideo1.7M_x1", "TaobaoAd_x1"],
                   name="BARS"))
+PAPER
+
+# %%
+BARS
+
+# %% tags=["hide-input"]
+# Checks for the claims below
 auc_of = PAPER["offline AUC"]
 glue("paper_seq_gain", float(auc_of["WDL(+Seq)"] - auc_of["WDL"]), display=False)
 glue("paper_bst_over_din", float(auc_of["BST (1 block)"] - auc_of["DIN"]), display=False)
@@ -252,25 +452,21 @@ glue("bars_din_beats_dnn", int((BARS["DIN"] > BARS["DNN"]).sum()), display=False
 glue("bars_bst_beats_dnn", int((BARS["BST"] > BARS["DNN"]).sum()), display=False)
 glue("bars_max_gain", float((BARS[["DIN", "BST"]].max(axis=1) - BARS["DNN"]).max()), display=False)
 glue("ctr_din", PAPER.loc["DIN", "online CTR gain"], display=False)
-glue("paper_samples", 47_556_271_927, display=False)  # Table 2: samples in the Taobao data set
 glue("ctr_bst", PAPER.loc["BST (1 block)", "online CTR gain"], display=False)
-# averaging the history into WDL gained more than attention added on top of it
-assert (PAPER.loc["WDL(+Seq)", "offline AUC"] - PAPER.loc["WDL", "offline AUC"]
-        > PAPER.loc["BST (1 block)", "offline AUC"] - PAPER.loc["WDL(+Seq)", "offline AUC"])
-PAPER
-
-# %%
-BARS
+glue("paper_samples", 47_556_271_927, display=False)  # Table 2: samples in the Taobao data set
+# averaging the history into WDL gained more than either attention model added on top of it
+assert auc_of["WDL(+Seq)"] - auc_of["WDL"] > max(auc_of["DIN"], auc_of["BST (1 block)"]) \
+    - auc_of["WDL(+Seq)"]
+assert (BARS["BST"] - BARS["DIN"]).abs().max() < 0.002
 
 # %% [markdown]
-# To put the three sources on one scale, subtract each source's baseline that pools the history
-# without attention: WDL(+Seq) in the paper, DNN in BARS {cite}`zhu2022bars`, our `wdl`. (Our
-# gains are per seed: a seed's DIN or BST minus the same seed's baseline.)
+# To put the three sources on one scale, {numref}`fig-08-gains` subtracts each source's
+# baseline that pools the history without attention: WDL(+Seq) in the paper, DNN in BARS
+# {cite}`zhu2022bars`, our `wdl`. (Our gains are per seed: a seed's DIN or BST minus the same
+# seed's baseline.)
 
-# %%
-base = runs[runs["model"] == "wdl"].set_index("seed")["test_auc"]
-ours = pd.DataFrame({m: runs[runs["model"] == m].set_index("seed")["test_auc"] - base
-                     for m in ("din", "bst")})
+# %% mystnb={"figure": {"caption": "AUC gain of DIN and BST over each source's baseline that pools the history without attention: WDL(+Seq) in the paper, DNN in BARS, our WDL (one dot per seed: a seed's model minus the same seed's WDL).", "name": "fig-08-gains"}}
+ours = pd.DataFrame({m: per_seed[m] - per_seed["wdl"] for m in ("din", "bst")})
 paper_base = PAPER.loc["WDL(+Seq)", "offline AUC"]
 gains = pd.concat([
     pd.DataFrame({"din": [PAPER.loc["DIN", "offline AUC"] - paper_base],
@@ -290,41 +486,142 @@ plt.show()
 # - **On Taobao** BST led DIN by {glue:text}`paper_bst_over_din:.4f` of offline AUC, and the
 #   paper stresses that "even the small gain of offline AUC can lead to huge gain in online CTR"
 #   {cite}`chen2019bst`: the online A/B test gave BST {glue:text}`ctr_bst` CTR against DIN's
-#   {glue:text}`ctr_din`. Simply
-#   adding the averaged history to WDL was worth {glue:text}`paper_seq_gain:.4f`, more than
-#   either attention model added on top.
+#   {glue:text}`ctr_din`. Simply adding the averaged history to WDL was worth
+#   {glue:text}`paper_seq_gain:.4f`, more than either attention model added on top.
 # - **On public data** (BARS), BST beats DIN on {glue:text}`bars_bst_beats_din` of
 #   {glue:text}`bars_n` data sets, and the two never differ by more than
 #   {glue:text}`bars_max_gap:.4f`: about level. The paper's lead over DIN did not carry over.
 #   Against the DNN baseline, DIN wins on {glue:text}`bars_din_beats_dnn` data sets and BST on
-#   {glue:text}`bars_bst_beats_dnn`, by at most {glue:text}`bars_max_gain:.4f`.
-# - **On MovieLens-100K**, in our runs, BST's mean is {glue:text}`bst_gain:+.3f` from the
-#   pooled baseline's and DIN's {glue:text}`din_gain:+.3f`: differences of the paper's size or
-#   smaller, within the uncertainty of a test set this small.
+#   {glue:text}`bars_bst_beats_dnn`, by at most {glue:text}`bars_max_gain:.4f`. (BARS reports
+#   one number per model and data set, with no interval.)
+# - **On MovieLens-100K**, in our records, BST minus WDL is {glue:text}`d_bst_wdl:+.4f`
+#   ([{glue:text}`d_bst_wdl_lo:+.4f`, {glue:text}`d_bst_wdl_hi:+.6f`]:
+#   {glue:text}`verdict_bst_wdl`) and DIN minus WDL {glue:text}`d_din_wdl:+.4f`
+#   ([{glue:text}`d_din_wdl_lo:+.4f`, {glue:text}`d_din_wdl_hi:+.4f`]:
+#   {glue:text}`verdict_din_wdl`).
 #
 # What carries over from Taobao is the *method*: a chronological split, vocabularies fitted on
 # the past, the target in the sequence, several seeds, and the expectation that gains live in the
 # third decimal. What does not carry over reliably is the *ranking*: the paper's order (BST,
-# then DIN, then the pooled baseline) is not BARS's, where DIN and BST trade places, and a data
-# set this small cannot settle it, for reasons we can name:
+# then DIN, then the pooled baseline) is not BARS's, where DIN and BST trade places, nor the one
+# our records give on MovieLens-100K (above). Reasons why gains on Taobao need not carry over to
+# this data set:
 #
 # - **No reference number.** We found no published BST or DIN AUC on MovieLens-100K, so there is
-#   no target to reproduce; our baseline is the only yardstick, and the protocol (threshold 4,
+#   no target to reproduce; our baselines are the only yardstick, and the protocol (threshold 4,
 #   chronological split, histories of {glue:text}`max_len`) decides the numbers as much as the
 #   model does.
 # - **Ratings are not clicks.** Whether a user liked a movie they chose to rate plausibly depends
 #   most on the user's own rating habits and the movie's general appeal, which an embedding +
 #   MLP model can learn without any attention; Taobao's label, a click on an item the system
-#   showed, depends more on the user's current intent, which is what a behaviour sequence
-#   reveals.
+#   showed, plausibly depends more on the user's current intent, which is what a behaviour
+#   sequence reveals.
 # - **Most test users are new** ({glue:text}`unseen_user:.0%`), and the test set holds
 #   {glue:text}`n_test_users` users in all.
-# - **Order and recency are weak.** Same-second bursts and histories that are mostly minutes old
-#   leave little for positions to encode, and a category with {glue:text}`n_genres` values,
-#   three of which cover {glue:text}`top3:.0%` of ratings, gives attention little to match.
+# - **Order carries little here.** Same-second bursts and histories that are mostly minutes old
+#   leave little for positions to encode, and no BST we trained on this data uses the order (the
+#   shuffle test above); a category with {glue:text}`n_genres` values, three of which cover
+#   {glue:text}`top3:.0%` of ratings, gives attention little to match.
 # - **Scale.** {glue:text}`n_train:,` training samples against Taobao's
 #   {glue:text}`paper_samples:,` {cite}`chen2019bst`: the attention models have more to fit
 #   from much less.
+#
+# ## The paper's settings
+#
+# The book's BST is not configured as the paper's. Table 3 of the paper {cite}`chen2019bst`
+# lists its training set-up, and its text defines the positions as time differences; here they
+# are next to the book's BST and next to the "paper" variant of the experiment
+# `paper-settings`, which copies what this package can copy. The two right-hand columns are read
+# from the experiment's declaration.
+
+# %%
+PAPER_TABLE3 = {"heads": "8", "dropout": "0.2", "MLP": "1024-512-256", "optimizer": "Adagrad",
+                "learning rate": "0.01", "batch size": "256", "positions": "time difference",
+                "sequence length": "20", "epochs": "1", "embedding sizes": "4 to 64"}
+settings = experiment("paper-settings")
+POSITIONS = {"both": "index + time", "time": "time", "index": "index", "none": "none"}
+
+
+def declared(variant):
+    """The settings a variant of `paper-settings` trains with (defaults filled in)."""
+    o = {**DATA["ml-100k"], **settings.train, **settings.variants[variant]}
+    cfg = BSTConfig()
+    return {"heads": str(o.get("heads", cfg.heads)), "dropout": str(o.get("dropout", cfg.dropout)),
+            "MLP": "-".join(map(str, o.get("hidden", cfg.hidden))),
+            "optimizer": o.get("optimizer", TrainConfig.optimizer).capitalize(),
+            "learning rate": str(o["lr"]), "batch size": str(o["batch_size"]),
+            "positions": POSITIONS[o["position"]] + (" (log buckets)" if o["position"] != "index"
+                                                     else ""),
+            "sequence length": str(o["max_len"]),
+            "epochs": f"up to {o['epochs']}, early stop",
+            "embedding sizes": f"{cfg.item_dim} / {cfg.cat_dim} / {cfg.pos_dim}"}
+
+
+pd.DataFrame({"paper (Table 3)": PAPER_TABLE3, "book": declared("book"),
+              "paper variant": declared("paper")}).rename_axis("setting")
+
+# %% tags=["hide-input"]
+# Checks for the claims below: the variant carries the paper's settings where the package has them
+paper_cols, paper_variant = pd.Series(PAPER_TABLE3), pd.Series(declared("paper"))
+same = ["heads", "dropout", "MLP", "optimizer", "learning rate", "batch size", "sequence length"]
+assert (paper_cols[same] == paper_variant[same]).all()
+changed = [k for k, v in declared("book").items() if v != declared("paper")[k]]
+assert changed == ["heads", "dropout", "MLP", "optimizer", "learning rate", "positions"]
+glue("n_changed", len(changed), display=False)
+glue("max_epochs_ml", int(settings.train["epochs"]), display=False)
+glue("patience_ml", int(settings.train["patience"]), display=False)
+
+# %% [markdown]
+# (Time positions are cut into log-scale buckets, as in Chapter 4; "early stop" means at most
+# {glue:text}`max_epochs_ml` epochs, stopping after {glue:text}`patience_ml` without a better
+# validation AUC; embedding sizes are item / category / position.) Some of the paper's choices
+# cannot be copied: its data is Taobao, with features (shop, tag, city, display position) that
+# neither of our data sets has, and it does not say how it cut time differences into buckets.
+# And one choice we change on purpose: the paper trains for one epoch on 47 billion samples,
+# while every record here trains until the validation AUC stops improving, within the same
+# budget of {glue:text}`max_epochs_ml` epochs for both settings. The variant changes
+# {glue:text}`n_changed` settings at once, so it answers "the paper's recipe or the book's?",
+# not which setting matters. The experiment trains both on both data sets, five seeds each.
+
+# %%
+pstats = summary("paper-settings")
+pdiffs = {d: paired_difference("paper-settings", "paper", "book", d)
+          for d in ("synthetic", "ml-100k")}
+paper_table = pd.DataFrame(
+    [{"data": r.data, "settings": r.variant, "seeds": r.n, "mean AUC": round(r.mean, 4),
+      "95% interval": interval(r.lo, r.hi), "best epoch < last": converged(r._asdict()),
+      "epochs": round(r.epochs, 1)} for r in pstats.itertuples()]).set_index(["data", "settings"])
+paper_table
+
+# %%
+pd.DataFrame([{"data": d, "paper - book": round(m, 4), "95% interval": interval(lo, hi),
+               "verdict": verdict("paper", "book", lo, hi)}
+              for d, (m, lo, hi) in pdiffs.items()]).set_index("data")
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+assert (pstats["n"] == 5).all()
+PAPER_SETTINGS_PROSE_TODO = True
+
+# %% mystnb={"figure": {"caption": "Validation AUC per epoch of every `paper-settings` run, one line per seed; a dot marks the epoch whose weights early stopping keeps. Blue: the book's settings; orange: the paper's. Left: the synthetic task; right: MovieLens-100K.", "name": "fig-08-paper-curves"}}
+precords = load_records("paper-settings")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for ax, d in zip(axes, ("synthetic", "ml-100k")):
+    for v, color in (("book", "#2f6db5"), ("paper", "#c2571a")):
+        sel = precords[(precords["data"] == d) & (precords["variant"] == v)]
+        for k, run in enumerate(sel.itertuples()):
+            h = pd.DataFrame(run.history).set_index("epoch")["val_auc"]
+            ax.plot(h.index, h.values, color=color, lw=1, alpha=0.8, label=v if k == 0 else None)
+            ax.plot(run.best_epoch, h[run.best_epoch], "o", ms=4, color=color)
+    ax.set(title={"synthetic": "synthetic task", "ml-100k": "MovieLens-100K"}[d],
+           xlabel="epoch", ylabel="validation AUC")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# PAPER_PROSE_TODO
 #
 # ## Your own logs
 #
@@ -493,8 +790,12 @@ print(f"BST, seed 0: test AUC {results[('bst', 0)].test_auc:.3f}, "
 # how different the made-up negatives are from the positives, not how well the model ranks what
 # a user is actually shown. Before trusting an AUC, check how the negatives were produced (shown
 # but not clicked is the honest kind; MovieLens has only "rated but not liked"), the positive
-# rate per split, that both classes are present, and that a trivial baseline (item popularity,
-# the `wdl` model) scores well below your model.
+# rate per split, and that both classes are present. Then put the model next to baselines: item
+# popularity, which needs no training and tells you how much of the AUC the items' general appeal
+# already explains, and a strong embedding + MLP model such as `wdl`. Neither is a trivial
+# baseline: on MovieLens-100K (above) BST clears the popularity baseline, but it cannot be told
+# apart from `wdl`, whose mean is the higher one. A model that only matches such baselines has
+# not yet shown that its extra machinery helps.
 # :::
 
 # %% [markdown]

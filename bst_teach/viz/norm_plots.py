@@ -6,8 +6,13 @@
 * :func:`batch_statistics` is a context manager that makes BatchNorm layers normalise with the
   statistics of the batch they see (training behaviour) while everything else, dropout included,
   stays in evaluation mode, and puts the running statistics back afterwards.
+* :func:`batch_size_dependence` scores a pool of samples inside random batches of several sizes,
+  with batch statistics and with running statistics; :func:`dependence_table` summarises how far
+  a sample's probability moves with its batch mates, how far it lies from its evaluation-mode
+  probability and how many pairs of samples change order; :func:`plot_batch_size_dependence`
+  draws the first two against batch size.
 * :func:`plot_batch_dependence`, :func:`plot_norm_curves` and :func:`plot_mode_scatter` draw the
-  chapter's measurements.
+  chapter's other measurements.
 """
 from __future__ import annotations
 
@@ -185,5 +190,100 @@ def plot_mode_scatter(reference: np.ndarray, others: dict[str, np.ndarray]):
         ax.set_xlabel("evaluation mode (running statistics)")
         ax.set_title(label, fontsize=10)
     axes[0].set_ylabel("click probability with batch statistics")
+    fig.tight_layout()
+    return fig
+
+
+def batch_size_dependence(model: nn.Module, samples: dict[str, torch.Tensor], sizes,
+                          repeats: int = 8, eval_repeats: int = 2,
+                          seed: int = 0) -> dict[str, dict[int, np.ndarray]]:
+    """Score every sample of ``samples`` (a model batch, N rows) inside random batches of each
+    size: ``repeats`` times with batch statistics (BatchNorm as in training, dropout off) and
+    ``eval_repeats`` times in evaluation mode, each time a fresh random partition of the N samples
+    into batches.
+
+    Returns {"train": {size: (repeats, N) probabilities}, "eval": {size: (eval_repeats, N)}}; row
+    r, column j is sample j's probability in the r-th partition.  A batch of size 1 has no batch
+    mates, so it is scored once per mode.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n = len(samples["label"])
+    out = {"train": {}, "eval": {}}
+
+    def partitions(size, count):
+        probs = np.zeros((1 if size == 1 else count, n))
+        for r in range(len(probs)):
+            order = torch.randperm(n, generator=generator)
+            for start in range(0, n, size):
+                idx = order[start:start + size]
+                p = torch.sigmoid(model({k: v[idx] for k, v in samples.items()}))
+                probs[r, idx.numpy()] = p.numpy()
+        return probs
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        with batch_statistics(model):  # running statistics are put back on exit
+            out["train"] = {size: partitions(size, repeats) for size in sizes}
+        out["eval"] = {size: partitions(size, eval_repeats) for size in sizes}
+    model.train(was_training)
+    return out
+
+
+def pairs_reordered(probs: np.ndarray, reference: np.ndarray) -> float:
+    """Share of the pairs of samples that ``probs`` (N,) puts in the other order than
+    ``reference`` (N,) does (pairs tied in ``reference`` left out): how much a ranking changes."""
+    ref = np.sign(reference[:, None] - reference[None, :])
+    new = np.sign(probs[:, None] - probs[None, :])
+    ordered = ref != 0
+    return float((new[ordered] != ref[ordered]).mean()) if ordered.any() else 0.0
+
+
+def dependence_table(scores: dict[str, dict[int, np.ndarray]]) -> "pd.DataFrame":
+    """Per batch size and mode: how far a sample's probability moves with its batch mates (the
+    standard deviation over the random batches it was scored in, averaged over samples; 0 for a
+    batch of one, which has no mates), the largest range of one sample's probability over its
+    batches, how far it sits from its evaluation-mode probability (mean absolute difference) and
+    the share of pairs of samples ranked the other way round than in evaluation mode (averaged
+    over the partitions)."""
+    import pandas as pd
+
+    reference = next(iter(scores["eval"].values()))[0]  # evaluation mode: the same in any batch
+    rows = []
+    for mode, by_size in scores.items():
+        for size, probs in by_size.items():
+            rows.append({"mode": mode, "batch size": size,
+                         "spread over batches": float(probs.std(axis=0).mean()),
+                         "largest spread": float(np.ptp(probs, axis=0).max()),
+                         "mean |p - p_eval|": float(np.abs(probs - reference).mean()),
+                         "pairs reordered": float(np.mean([pairs_reordered(p, reference)
+                                                           for p in probs]))})
+    return pd.DataFrame(rows)
+
+
+def plot_batch_size_dependence(table: "pd.DataFrame"):
+    """Two panels against batch size (log axis): the spread of a sample's probability over its
+    random batches, and its mean distance from the evaluation-mode probability; one line per
+    mode ("train": batch statistics, "eval": running statistics)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    styles = {"train": dict(color=GROUP, marker="o", label="batch statistics (training mode)"),
+              "eval": dict(color="black", marker="s", ls="--",
+                           label="running statistics (evaluation mode)")}
+    for ax, col, title in ((axes[0], "spread over batches",
+                            "how far a probability moves with its batch mates\n"
+                            "(std over random batches, mean over samples)"),
+                           (axes[1], "mean |p - p_eval|",
+                            "distance from the evaluation-mode probability\n"
+                            "(mean over samples)")):
+        for mode, df in table.groupby("mode", sort=False):
+            ax.plot(df["batch size"], df[col], **styles[mode])
+        ax.set_xscale("log", base=2)
+        sizes = sorted(table["batch size"].unique())
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("click probability")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
