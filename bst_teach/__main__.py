@@ -1,4 +1,6 @@
-"""Command line: ``python -m bst_teach train --data synthetic --model bst [--json]``, and
+"""Command line: ``python -m bst_teach train --data synthetic --model bst [--json]``,
+``python -m bst_teach evaluate --checkpoint CKPT --data synthetic [--json]`` (a saved model on
+the test split of the same data, built with the same data options as ``train``), and
 ``python -m bst_teach results run|check|table`` for the book's declared experiments.
 
 Bad arguments and bad files give a one-line error and a non-zero exit, never a traceback.  The
@@ -29,22 +31,14 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Train and evaluate WDL, DIN and BST.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one model and report test AUC / log-loss")
-    t.add_argument("--data", choices=["synthetic", "synthetic-time", "ml-100k", "csv"],
-                   default="synthetic", help="synthetic-time: the synthetic task's time variant")
+    _add_data_args(t)
     t.add_argument("--model", choices=["wdl", "din", "bst"], default="bst")
-    t.add_argument("--data-dir", help="MovieLens-100K folder (default: $BST_TEACH_ML100K or data/ml-100k)")
-    t.add_argument("--download", action="store_true", help="download MovieLens-100K if missing")
-    t.add_argument("--interactions", help="interactions CSV: user_id,item_id,timestamp,label|rating")
-    t.add_argument("--items", help="optional items CSV: item_id,category")
-    t.add_argument("--users", help="optional users CSV: user_id plus categorical columns")
-    t.add_argument("--positive-threshold", type=float, help="rating >= this is a positive")
     t.add_argument("--max-len", type=_positive_int, default=20, help="history length L")
     t.add_argument("--epochs", type=_positive_int, default=20)
     t.add_argument("--patience", type=_positive_int, default=4, help="early-stopping patience (epochs)")
     t.add_argument("--batch-size", type=_positive_int, default=256)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation and shuffling")
-    t.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data set")
     t.add_argument("--blocks", type=_positive_int, default=1, help="BST encoder blocks")
     t.add_argument("--heads", type=_positive_int, default=4, help="BST attention heads")
     t.add_argument("--position", choices=["none", "index", "time", "both"], default="both",
@@ -55,12 +49,34 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--save", help="write a checkpoint here")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_experiment_args(t)
+    e = sub.add_parser("evaluate", help="score a saved checkpoint on the test split of the data")
+    e.add_argument("--checkpoint", required=True, help="a checkpoint written by train --save")
+    _add_data_args(e)
+    e.add_argument("--max-len", type=_positive_int,
+                   help="history length L (default: the checkpoint's)")
+    e.add_argument("--time-scheme", choices=["calendar", "log"],
+                   help="time-gap buckets (default: the one the checkpoint's time table fits)")
+    e.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     s = sub.add_parser("student-copies", help="copy notebooks with the solutions removed")
     s.add_argument("source", help="folder of notebooks (the book)")
     s.add_argument("dest", help="folder to write the student copies to")
     _add_results_parser(sub)
-    parser.train_parser = t
+    parser.train_parser, parser.evaluate_parser = t, e
     return parser
+
+
+def _add_data_args(p) -> None:
+    """Where the data comes from: the same options for ``train`` and ``evaluate``."""
+    p.add_argument("--data", choices=["synthetic", "synthetic-time", "ml-100k", "csv"],
+                   default="synthetic", help="synthetic-time: the synthetic task's time variant")
+    p.add_argument("--data-dir", help="MovieLens-100K folder (default: $BST_TEACH_ML100K or data/ml-100k)")
+    p.add_argument("--download", action="store_true", help="download MovieLens-100K if missing")
+    p.add_argument("--interactions", help="interactions CSV: user_id,item_id,timestamp,label|rating")
+    p.add_argument("--items", help="optional items CSV: item_id,category")
+    p.add_argument("--users", help="optional users CSV: user_id plus categorical columns")
+    p.add_argument("--positive-threshold", type=float, help="rating >= this is a positive")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data set")
 
 
 def _add_experiment_args(t) -> None:
@@ -107,34 +123,21 @@ SEED_LIMIT = 2 ** 32  # numpy's seeds are 0 .. 2**32 - 1
 
 
 def _given(argv) -> set[str]:
-    """The ``train`` options written on the command line (not left at their defaults)."""
+    """The ``train`` or ``evaluate`` options written on the command line (not left at their
+    defaults)."""
     parser = _parser()
-    for action in parser.train_parser._actions:
+    for action in parser.train_parser._actions + parser.evaluate_parser._actions:
         action.default = argparse.SUPPRESS
     return set(vars(parser.parse_args(argv)))
 
 
 def _validate(args, given: set[str]) -> None:
     """Every check that needs no data, before any work; raises ValueError with one line."""
-    def flag(dest):
-        return "--" + dest.replace("_", "-")
-
-    for dest, (on, allowed) in ONLY_WITH.items():
-        if dest in given and getattr(args, on) not in allowed:
-            raise ValueError(f"{flag(dest)} applies to --{on} {' or '.join(allowed)} only, not "
-                             f"--{on} {getattr(args, on)} (it would be ignored)")
+    _validate_data(args, given)
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ValueError(f"--lr must be a positive finite number, got {args.lr}")
-    if args.positive_threshold is not None and not math.isfinite(args.positive_threshold):
-        raise ValueError(f"--positive-threshold must be a finite number, got "
-                         f"{args.positive_threshold}")
-    for dest in ("seed", "data_seed"):
-        if not 0 <= getattr(args, dest) < SEED_LIMIT:
-            raise ValueError(f"{flag(dest)} must be between 0 and {SEED_LIMIT - 1}, got "
-                             f"{getattr(args, dest)}")
-    cores = os.cpu_count() or 1
-    if args.threads and args.threads > cores:
-        raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
+    if not 0 <= args.seed < SEED_LIMIT:
+        raise ValueError(f"--seed must be between 0 and {SEED_LIMIT - 1}, got {args.seed}")
     if args.model == "bst":
         from .models import BSTConfig
         if args.blocks > MAX_BLOCKS:
@@ -148,6 +151,27 @@ def _validate(args, given: set[str]) -> None:
     if args.save is not None:
         from .checkpoint import check_save_path
         check_save_path(args.save)
+
+
+def _validate_data(args, given: set[str]) -> None:
+    """The checks of the data options, shared by ``train`` and ``evaluate``."""
+    for dest, (on, allowed) in ONLY_WITH.items():
+        if dest in given and hasattr(args, dest) and getattr(args, on) not in allowed:
+            raise ValueError(f"{_flag(dest)} applies to --{on} {' or '.join(allowed)} only, not "
+                             f"--{on} {getattr(args, on)} (it would be ignored)")
+    if args.positive_threshold is not None and not math.isfinite(args.positive_threshold):
+        raise ValueError(f"--positive-threshold must be a finite number, got "
+                         f"{args.positive_threshold}")
+    if not 0 <= args.data_seed < SEED_LIMIT:
+        raise ValueError(f"--data-seed must be between 0 and {SEED_LIMIT - 1}, got "
+                         f"{args.data_seed}")
+    cores = os.cpu_count() or 1
+    if args.threads and args.threads > cores:
+        raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
 
 def _finite(report: dict) -> dict:
@@ -196,6 +220,45 @@ def _train(args) -> dict:
     if args.save:
         save_checkpoint(result.model, args.save)
     return report
+
+
+def _evaluate(args) -> dict:
+    """Score the checkpoint on the validation and test splits of the data that ``args`` names.
+
+    The data is built as ``train`` built it: ``--max-len`` defaults to the checkpoint's, and
+    ``--time-scheme`` to the one whose number of buckets fits the checkpoint's time table."""
+    from .checkpoint import CheckpointError, check_compatible, checkpoint_schema, load_checkpoint
+    from .data import load_dataset
+    from .experiments import data_fingerprint
+    from .features import n_time_buckets
+    from .train import evaluate
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    schema = checkpoint_schema(args.checkpoint)  # the settings the data must be built with
+    max_len = args.max_len or schema.max_len
+    scheme = args.time_scheme or next(
+        (s for s in ("calendar", "log") if n_time_buckets(s) == schema.n_time_buckets), "calendar")
+    data = load_dataset(args.data, max_len=max_len, seed=args.data_seed, data_dir=args.data_dir,
+                        interactions=args.interactions, items=args.items, users=args.users,
+                        positive_threshold=args.positive_threshold, download=args.download,
+                        time_scheme=scheme)
+    model = load_checkpoint(args.checkpoint)
+    try:
+        check_compatible(model, data)  # data the model cannot take: the first reason why
+    except CheckpointError as e:
+        raise ValueError(f"{args.checkpoint} does not fit --data {args.data}: {e}") from None
+    if data.schema != model.schema:
+        raise ValueError(f"the data ({args.data}, max_len {data.schema.max_len}, time scheme "
+                         f"{scheme}) is not the data {args.checkpoint} was trained on: its "
+                         f"schema (vocabulary sizes, features, max_len) differs")
+    val, test = evaluate(model, data.tensors("val")), evaluate(model, data.tensors("test"))
+    return _finite({"model": model.name, "checkpoint": str(args.checkpoint), "data": args.data,
+                    "test_auc": test["auc"], "test_logloss": test["logloss"],
+                    "val_auc": val["auc"], "val_logloss": val["logloss"],
+                    "n_val": len(data.val), "n_test": len(data.test),
+                    "max_len": data.schema.max_len, "time_scheme": scheme,
+                    "data_fingerprint": data_fingerprint(data)})
 
 
 def _model_overrides(args) -> dict:
@@ -255,6 +318,15 @@ def main(argv=None) -> int:
                 print(f"{report['model']} on {report['data']}: test AUC {report['test_auc']:.4f}, "
                       f"log-loss {report['test_logloss']:.4f}, {report['epochs']} epochs in "
                       f"{report['train_seconds']:.1f} s")
+        elif args.command == "evaluate":
+            _validate_data(args, _given(argv))
+            report = _evaluate(args)
+            if args.json:
+                print(json.dumps(report, allow_nan=False))
+            else:
+                print(f"{report['model']} from {report['checkpoint']} on {report['data']}: test "
+                      f"AUC {report['test_auc']:.4f}, log-loss {report['test_logloss']:.4f} "
+                      f"({report['n_test']:,} samples)")
         elif args.command == "results":
             from .results import main as results_main
             return results_main(args)

@@ -103,6 +103,16 @@ def load_checkpoint(path, data=None) -> torch.nn.Module:
     return model.eval()
 
 
+def checkpoint_schema(path) -> Schema:
+    """The schema a checkpoint's model was built with (vocabulary sizes, ``max_len``, time
+    buckets), without building the model: what data must look like to be scored by it."""
+    ckpt = _read(path)
+    try:
+        return Schema.from_dict(ckpt["schema"])
+    except Exception as e:  # missing or wrong keys
+        raise _not_a_checkpoint(path, f"{type(e).__name__}: {e}") from None
+
+
 def is_checkpoint(path) -> bool:
     try:
         _read(path)
