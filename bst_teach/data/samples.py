@@ -199,6 +199,83 @@ def _time_of_day_bucket(ts: np.ndarray) -> np.ndarray:
     return ((ts % DAY) // (6 * 3600)).astype(np.int64)  # night, morning, afternoon, evening (UTC)
 
 
+@dataclass
+class _Prepared:
+    """What both builders compute over the whole log before any sample: the events sorted by
+    user then time, the history length used, the split cutoffs and the item table."""
+
+    ev: pd.DataFrame
+    max_len: int
+    requested: int
+    t_val: int
+    t_test: int
+    is_train: np.ndarray  # (N,) bool: the event falls in the training period
+    items: pd.DataFrame  # indexed by item_id
+    users: pd.DataFrame | None  # indexed by user_id
+    where: str
+
+
+def _prepare(data: Interactions, max_len, val_frac: float, test_frac: float) -> _Prepared:
+    where = data.source or data.name
+    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise DataError(f"max_len must be a positive integer, got {max_len!r}", file=where)
+    if len(data.events) == 0:
+        raise DataError("holds no events", file=where)
+    ev = data.events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    requested, max_len = int(max_len), min(int(max_len), max(1, longest_history(ev)))
+    check_history_size(len(ev), max_len, where, requested)
+    labels = ev["label"].to_numpy()
+    if (labels == labels[0]).all():
+        kind = "positive (label 1)" if labels[0] == 1 else "negative (label 0)"
+        raise DataError(f"every one of the {len(ev):,} events is {kind}: a ranking model needs "
+                        f"both classes; check the labels or the positive threshold", file=where)
+    items = data.items.drop_duplicates("item_id").set_index("item_id")
+    t_val, t_test = chronological_cutoffs(ev["timestamp"], val_frac, test_frac)
+    users = data.users.set_index("user_id") if data.users is not None else None
+    return _Prepared(ev, max_len, requested, t_val, t_test, ev["timestamp"].to_numpy() < t_val,
+                     items, users, where)
+
+
+def _raw_category(ev: pd.DataFrame, items: pd.DataFrame) -> np.ndarray:
+    """(N,) the category (a string) of each event's item, '<unknown>' where the table lacks it."""
+    return ev["item_id"].map(items["category"]).fillna("<unknown>").astype(str).to_numpy()
+
+
+def _feature_columns(ev: pd.DataFrame, p: _Prepared, raw_cat: np.ndarray,
+                     cross_with_category, use_user_id: bool):
+    """Yield (name, group, raw values (N,)) of every sparse feature of the events ``ev`` (all of
+    them, or one chunk of users), in schema order; one column at a time, to bound memory."""
+    ts = ev["timestamp"].to_numpy().astype(np.int64)
+    users, items = p.users, p.items
+    if use_user_id:
+        yield "user_id", "user", ev["user_id"].astype(str).to_numpy()
+    user_cols = [] if users is None else list(users.columns)
+    for col in user_cols:
+        yield col, "user", ev["user_id"].map(users[col]).fillna("<unknown>").astype(str).to_numpy()
+    for col in [c for c in items.columns if c != "category"]:
+        yield col, "item", ev["item_id"].map(items[col]).fillna("<unknown>").astype(str).to_numpy()
+    yield "time_of_day", "context", _time_of_day_bucket(ts)
+    yield "day_of_week", "context", ((ts // DAY + 3) % 7).astype(np.int64)  # 1970-01-01: a Thursday
+    if cross_with_category is None:
+        cross_with_category = tuple(user_cols[:1])
+    for col in cross_with_category:
+        raw_user = ev["user_id"].map(users[col]).fillna("<unknown>").astype(str).to_numpy()
+        yield f"{col}_x_category", "cross", np.char.add(np.char.add(raw_user, "|"), raw_cat)
+
+
+def _make_dataset(data: Interactions, p: _Prepared, features, item_vocab, cat_vocab,
+                  time_scheme: str, train: Samples, val: Samples, test: Samples) -> Dataset:
+    schema = Schema(tuple(features), n_items=len(item_vocab), n_categories=len(cat_vocab),
+                    max_len=p.max_len, n_time_buckets=n_time_buckets(time_scheme))
+    dataset = Dataset(
+        name=data.name, schema=schema, train=train, val=val, test=test, time_scheme=time_scheme,
+        info={"t_val": p.t_val, "t_test": p.t_test, "categories": cat_vocab.values,
+              "items": item_vocab.values, "max_len_requested": p.requested},
+    )
+    check_splits(dataset, p.where)
+    return dataset
+
+
 def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
                   test_frac: float = 0.1, time_scheme: str = "calendar",
                   cross_with_category: tuple[str, ...] | None = None,
@@ -215,54 +292,25 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     ``info["max_len_requested"]`` keeps the value asked for, ``schema.max_len`` the one used.
     Refused with a :class:`DataError` naming the source: more history slots than
     :data:`MAX_HISTORY_CELLS`, an empty split, or a split holding a single class.
+    For logs of millions of events, :func:`build_dataset_chunked` gives the same samples with a
+    fraction of the memory.
     """
-    where = data.source or data.name
-    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise DataError(f"max_len must be a positive integer, got {max_len!r}", file=where)
-    if len(data.events) == 0:
-        raise DataError("holds no events", file=where)
-    ev = data.events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    requested, max_len = int(max_len), min(int(max_len), max(1, longest_history(ev)))
-    check_history_size(len(ev), max_len, where, requested)
-    labels = ev["label"].to_numpy()
-    if (labels == labels[0]).all():
-        kind = "positive (label 1)" if labels[0] == 1 else "negative (label 0)"
-        raise DataError(f"every one of the {len(ev):,} events is {kind}: a ranking model needs "
-                        f"both classes; check the labels or the positive threshold", file=where)
-    items = data.items.drop_duplicates("item_id").set_index("item_id")
-    t_val, t_test = chronological_cutoffs(ev["timestamp"], val_frac, test_frac)
-    is_train = ev["timestamp"].to_numpy() < t_val
+    p = _prepare(data, max_len, val_frac, test_frac)
+    ev, is_train, max_len = p.ev, p.is_train, p.max_len
 
     # --- vocabularies (training period only for anything tied to events) -----------------------
     item_vocab = Vocabulary.fit(ev.loc[is_train, "item_id"])
-    cat_vocab = Vocabulary.fit(items["category"].astype(str))
-    raw_cat = ev["item_id"].map(items["category"]).fillna("<unknown>").astype(str).to_numpy()
+    cat_vocab = Vocabulary.fit(p.items["category"].astype(str))
+    raw_cat = _raw_category(ev, p.items)
     item_idx = item_vocab.encode(ev["item_id"].tolist())
     cat_idx = cat_vocab.encode(raw_cat.tolist())
     ts = ev["timestamp"].to_numpy().astype(np.int64)
 
     columns, features = [], []
-
-    def add(name, group, raw):
+    for name, group, raw in _feature_columns(ev, p, raw_cat, cross_with_category, use_user_id):
         vocab = Vocabulary.fit(np.asarray(raw)[is_train])
         columns.append(vocab.encode(list(raw)))
         features.append(Feature(name, group, len(vocab)))
-
-    users = data.users.set_index("user_id") if data.users is not None else None
-    if use_user_id:
-        add("user_id", "user", ev["user_id"].astype(str).to_numpy())
-    user_cols = [] if users is None else list(users.columns)
-    for col in user_cols:
-        add(col, "user", ev["user_id"].map(users[col]).fillna("<unknown>").astype(str).to_numpy())
-    for col in [c for c in items.columns if c != "category"]:
-        add(col, "item", ev["item_id"].map(items[col]).fillna("<unknown>").astype(str).to_numpy())
-    add("time_of_day", "context", _time_of_day_bucket(ts))
-    add("day_of_week", "context", ((ts // DAY + 3) % 7).astype(np.int64))  # 1970-01-01 was a Thursday
-    if cross_with_category is None:
-        cross_with_category = tuple(user_cols[:1])
-    for col in cross_with_category:
-        raw_user = ev["user_id"].map(users[col]).fillna("<unknown>").astype(str).to_numpy()
-        add(f"{col}_x_category", "cross", np.char.add(np.char.add(raw_user, "|"), raw_cat))
 
     # --- histories -------------------------------------------------------------------------------
     hist_rows = _histories(ev, max_len)
@@ -280,20 +328,114 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
         label=ev["label"].to_numpy().astype(np.float32),
     )
     order = np.argsort(ts, kind="stable")
-    split_of = np.searchsorted([t_val, t_test], ts[order], side="right")  # 0 train, 1 val, 2 test
-    schema = Schema(tuple(features), n_items=len(item_vocab), n_categories=len(cat_vocab),
-                    max_len=max_len, n_time_buckets=n_time_buckets(time_scheme))
-    dataset = Dataset(
-        name=data.name, schema=schema,
-        train=samples.subset(order[split_of == 0]),
-        val=samples.subset(order[split_of == 1]),
-        test=samples.subset(order[split_of == 2]),
-        time_scheme=time_scheme,
-        info={"t_val": t_val, "t_test": t_test, "categories": cat_vocab.values,
-              "items": item_vocab.values, "max_len_requested": requested},
-    )
-    check_splits(dataset, where)
-    return dataset
+    split_of = np.searchsorted([p.t_val, p.t_test], ts[order], side="right")  # 0 train, 1 val, 2 test
+    return _make_dataset(data, p, features, item_vocab, cat_vocab, time_scheme,
+                         *(samples.subset(order[split_of == k]) for k in range(3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The same samples, built a chunk of users at a time
+# ---------------------------------------------------------------------------------------------
+def history_rows(users: np.ndarray, ts: np.ndarray, max_len: int) -> np.ndarray:
+    """:func:`_histories` without a Python loop: for events sorted by user, then time, (N, L) row
+    positions of each event's last ``max_len`` strictly earlier events of the same user, oldest
+    first, -1 at padding."""
+    n = len(users)
+    rows = np.arange(n)
+    new_user = np.r_[True, users[1:] != users[:-1]] if n else np.zeros(0, bool)
+    new_time = new_user | (np.r_[True, ts[1:] != ts[:-1]] if n else new_user)
+    user_start = np.maximum.accumulate(np.where(new_user, rows, 0)) if n else rows
+    k = np.maximum.accumulate(np.where(new_time, rows, 0)) if n else rows  # first row at that second
+    lo = np.maximum(user_start, k - max_len)
+    j = np.arange(max_len)
+    return np.where(j < (k - lo)[:, None], lo[:, None] + j, -1)
+
+
+def _user_chunks(users: np.ndarray, users_per_chunk: int) -> list[tuple[int, int]]:
+    """Row ranges [a, b) of the events (sorted by user) holding ``users_per_chunk`` users each."""
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])[::users_per_chunk]
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(users)].tolist()))
+
+
+def build_dataset_chunked(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
+                          test_frac: float = 0.1, time_scheme: str = "calendar",
+                          cross_with_category: tuple[str, ...] | None = None,
+                          use_user_id: bool = True, users_per_chunk: int = 10_000) -> Dataset:
+    """:func:`build_dataset`, ``users_per_chunk`` users at a time: the same samples, byte for byte
+    (same vocabularies, order and dtypes), with bounded working memory.
+
+    Two passes over the chunks: the first collects each feature's training-period values (the
+    vocabularies need all of them), the second encodes the chunk, builds its histories
+    (:func:`history_rows`) and writes its samples straight into their final rows of the
+    preallocated train / validation / test arrays.  Beyond the events table and those arrays,
+    memory holds one chunk's raw feature strings and (rows, L) temporaries, instead of every
+    event's, and no second copy of the samples for the split.
+    """
+    if isinstance(users_per_chunk, bool) or not isinstance(users_per_chunk, (int, np.integer)) \
+            or users_per_chunk < 1:
+        raise ValueError(f"users_per_chunk must be a positive integer, got {users_per_chunk!r}")
+    p = _prepare(data, max_len, val_frac, test_frac)
+    ev, is_train, max_len = p.ev, p.is_train, p.max_len
+    ts = ev["timestamp"].to_numpy().astype(np.int64)
+    chunks = _user_chunks(ev["user_id"].to_numpy(), int(users_per_chunk))
+
+    # --- pass 1: vocabularies, from the union of each chunk's training-period values -----------
+    item_vocab = Vocabulary.fit(ev.loc[is_train, "item_id"])
+    cat_vocab = Vocabulary.fit(p.items["category"].astype(str))
+    seen, groups = {}, {}
+    for a, b in chunks:
+        part = ev.iloc[a:b]
+        for name, group, raw in _feature_columns(part, p, _raw_category(part, p.items),
+                                                 cross_with_category, use_user_id):
+            seen.setdefault(name, set()).update(np.asarray(raw)[is_train[a:b]])
+            groups[name] = group
+    vocabs = {name: Vocabulary.fit(values) for name, values in seen.items()}
+    features = [Feature(name, groups[name], len(v)) for name, v in vocabs.items()]
+    user_vocab = Vocabulary.fit(ev["user_id"])
+
+    # --- where each event's sample goes: split k, row dest[r] of it -------------------------------
+    order = np.argsort(ts, kind="stable")
+    split = np.searchsorted([p.t_val, p.t_test], ts, side="right")  # 0 train, 1 val, 2 test
+    sizes = np.bincount(split, minlength=3)
+    dest = np.empty(len(ts), dtype=np.int64)
+    dest[order] = np.arange(len(ts)) - np.r_[0, np.cumsum(sizes)[:-1]][split[order]]
+    del order
+    out = [_empty_samples(int(n), len(features), max_len) for n in sizes]
+
+    # --- pass 2: encode and write each chunk's samples ----------------------------------------------
+    for a, b in chunks:
+        part = ev.iloc[a:b]
+        raw_cat = _raw_category(part, p.items)
+        item_idx = item_vocab.encode(part["item_id"].tolist())
+        cat_idx = cat_vocab.encode(raw_cat.tolist())
+        t = ts[a:b]
+        sparse = np.empty((b - a, len(features)), dtype=np.int64)
+        for j, (name, _, raw) in enumerate(_feature_columns(part, p, raw_cat,
+                                                            cross_with_category, use_user_id)):
+            sparse[:, j] = vocabs[name].encode(list(raw))
+        rows = history_rows(part["user_id"].to_numpy(), t, max_len)
+        valid = rows >= 0
+        safe = np.where(valid, rows, 0)
+        chunk = {"sparse": sparse, "target_item": item_idx, "target_cat": cat_idx,
+                 "hist_item": np.where(valid, item_idx[safe], PAD),
+                 "hist_cat": np.where(valid, cat_idx[safe], PAD),
+                 "hist_gap": np.where(valid, t[:, None] - t[safe], 0).astype(np.float64),
+                 "timestamp": t, "user": user_vocab.encode(part["user_id"].tolist()),
+                 "label": part["label"].to_numpy().astype(np.float32)}
+        for k in range(3):
+            mine = split[a:b] == k
+            for name, values in chunk.items():
+                getattr(out[k], name)[dest[a:b][mine]] = values[mine]
+    return _make_dataset(data, p, features, item_vocab, cat_vocab, time_scheme, *out)
+
+
+def _empty_samples(n: int, n_features: int, max_len: int) -> Samples:
+    """Uninitialised arrays for ``n`` samples, with the dtypes :func:`build_dataset` gives."""
+    return Samples(sparse=np.empty((n, n_features), np.int64), target_item=np.empty(n, np.int64),
+                   target_cat=np.empty(n, np.int64), hist_item=np.empty((n, max_len), np.int64),
+                   hist_cat=np.empty((n, max_len), np.int64),
+                   hist_gap=np.empty((n, max_len), np.float64), timestamp=np.empty(n, np.int64),
+                   user=np.empty(n, np.int64), label=np.empty(n, np.float32))
 
 
 def shuffle_history(batch: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
