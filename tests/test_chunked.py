@@ -38,6 +38,14 @@ def assert_same(a, b):
     assert data_fingerprint(a) == data_fingerprint(b)
 
 
+def test_chunks_are_whole_users():
+    from bst_teach.data.samples import _user_chunks
+    users = np.array([0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 4])
+    assert _user_chunks(users, 4) == [(0, 4), (4, 10), (10, 11)]  # a new chunk past 4, 8
+    assert _user_chunks(users, 100) == [(0, 11)]
+    assert _user_chunks(users, 1) == [(0, 3), (3, 4), (4, 6), (6, 10), (10, 11)]
+
+
 def test_history_rows_equal_the_loop():
     ev = log().events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     for max_len in (1, 5, 40):
@@ -46,19 +54,19 @@ def test_history_rows_equal_the_loop():
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
 
 
-@pytest.mark.parametrize("users_per_chunk", [1, 7, 10_000])
+@pytest.mark.parametrize("chunk_rows", [1, 70, 100_000])
 @pytest.mark.parametrize("kwargs", [{}, {"max_len": 3, "time_scheme": "log"},
                                     {"cross_with_category": ("gender", "age"), "use_user_id": False}])
-def test_chunked_equals_in_memory(users_per_chunk, kwargs):
+def test_chunked_equals_in_memory(chunk_rows, kwargs):
     data = log()
     assert_same(build_dataset(data, **kwargs),
-                build_dataset_chunked(data, users_per_chunk=users_per_chunk, **kwargs))
+                build_dataset_chunked(data, chunk_rows=chunk_rows, **kwargs))
 
 
 def test_chunked_without_item_or_user_tables():
     data = log(with_tables=False)
     data.items = pd.DataFrame({"item_id": [], "category": []})
-    assert_same(build_dataset(data), build_dataset_chunked(data, users_per_chunk=5))
+    assert_same(build_dataset(data), build_dataset_chunked(data, chunk_rows=50))
 
 
 def test_chunked_refuses_what_the_in_memory_builder_refuses():
@@ -67,8 +75,8 @@ def test_chunked_refuses_what_the_in_memory_builder_refuses():
     for build in (build_dataset, build_dataset_chunked):
         with pytest.raises(DataError, match="every one of the 3,000 events is positive"):
             build(data)
-    with pytest.raises(ValueError, match="users_per_chunk"):
-        build_dataset_chunked(log(), users_per_chunk=0)
+    with pytest.raises(ValueError, match="chunk_rows"):
+        build_dataset_chunked(log(), chunk_rows=0)
 
 
 @pytest.mark.skipif(not os.path.isdir(os.environ.get("BST_TEACH_ML100K", "data/ml-100k")),
@@ -76,4 +84,4 @@ def test_chunked_refuses_what_the_in_memory_builder_refuses():
 def test_chunked_equals_in_memory_on_movielens():
     raw = load_movielens()
     assert_same(build_dataset(raw, max_len=20), build_dataset_chunked(raw, max_len=20,
-                                                                      users_per_chunk=100))
+                                                                      chunk_rows=5000))

@@ -351,17 +351,22 @@ def history_rows(users: np.ndarray, ts: np.ndarray, max_len: int) -> np.ndarray:
     return np.where(j < (k - lo)[:, None], lo[:, None] + j, -1)
 
 
-def _user_chunks(users: np.ndarray, users_per_chunk: int) -> list[tuple[int, int]]:
-    """Row ranges [a, b) of the events (sorted by user) holding ``users_per_chunk`` users each."""
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])[::users_per_chunk]
+def _user_chunks(users: np.ndarray, chunk_rows: int) -> list[tuple[int, int]]:
+    """Row ranges [a, b) of the events (sorted by user) that cut them into chunks of whole users,
+    a new chunk at the first user past each multiple of ``chunk_rows`` events (so a chunk holds
+    about ``chunk_rows`` events, or one user who has more)."""
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    block = starts // chunk_rows
+    starts = starts[np.r_[True, block[1:] != block[:-1]]]
     return list(zip(starts.tolist(), np.r_[starts[1:], len(users)].tolist()))
 
 
 def build_dataset_chunked(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
                           test_frac: float = 0.1, time_scheme: str = "calendar",
                           cross_with_category: tuple[str, ...] | None = None,
-                          use_user_id: bool = True, users_per_chunk: int = 10_000) -> Dataset:
-    """:func:`build_dataset`, ``users_per_chunk`` users at a time: the same samples, byte for byte
+                          use_user_id: bool = True, chunk_rows: int = 50_000) -> Dataset:
+    """:func:`build_dataset`, about ``chunk_rows`` events (whole users) at a time: the same
+    samples, byte for byte
     (same vocabularies, order and dtypes), with bounded working memory.
 
     Two passes over the chunks: the first collects each feature's training-period values (the
@@ -371,13 +376,13 @@ def build_dataset_chunked(data: Interactions, max_len: int = 20, val_frac: float
     memory holds one chunk's raw feature strings and (rows, L) temporaries, instead of every
     event's, and no second copy of the samples for the split.
     """
-    if isinstance(users_per_chunk, bool) or not isinstance(users_per_chunk, (int, np.integer)) \
-            or users_per_chunk < 1:
-        raise ValueError(f"users_per_chunk must be a positive integer, got {users_per_chunk!r}")
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
+            or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     p = _prepare(data, max_len, val_frac, test_frac)
     ev, is_train, max_len = p.ev, p.is_train, p.max_len
     ts = ev["timestamp"].to_numpy().astype(np.int64)
-    chunks = _user_chunks(ev["user_id"].to_numpy(), int(users_per_chunk))
+    chunks = _user_chunks(ev["user_id"].to_numpy(), int(chunk_rows))
 
     # --- pass 1: vocabularies, from the union of each chunk's training-period values -----------
     item_vocab = Vocabulary.fit(ev.loc[is_train, "item_id"])
