@@ -68,10 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_data_args(p) -> None:
     """Where the data comes from: the same options for ``train`` and ``evaluate``."""
-    p.add_argument("--data", choices=["synthetic", "synthetic-time", "ml-100k", "csv"],
+    p.add_argument("--data", choices=["synthetic", "synthetic-time", "ml-100k", "ml-1m", "ml-20m",
+                                      "csv"],
                    default="synthetic", help="synthetic-time: the synthetic task's time variant")
-    p.add_argument("--data-dir", help="MovieLens-100K folder (default: $BST_TEACH_ML100K or data/ml-100k)")
-    p.add_argument("--download", action="store_true", help="download MovieLens-100K if missing")
+    p.add_argument("--data-dir", help="MovieLens-100K folder (default: $BST_TEACH_ML100K or "
+                   "data/ml-100k); for ml-1m / ml-20m the folder of ml-1m.zip / ml-20m.zip "
+                   "(default: $BST_TEACH_MOVIELENS or data)")
+    p.add_argument("--download", action="store_true", help="download the MovieLens data if missing")
     p.add_argument("--interactions", help="interactions CSV: user_id,item_id,timestamp,label|rating")
     p.add_argument("--items", help="optional items CSV: item_id,category")
     p.add_argument("--users", help="optional users CSV: user_id plus categorical columns")
@@ -110,11 +113,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+MOVIELENS = ("ml-100k", "ml-1m", "ml-20m")
 #: Options that apply to some data sources or models only: (the option they depend on, values).
 ONLY_WITH = {
     "interactions": ("data", ("csv",)), "items": ("data", ("csv",)), "users": ("data", ("csv",)),
-    "data_dir": ("data", ("ml-100k",)), "download": ("data", ("ml-100k",)),
-    "positive_threshold": ("data", ("ml-100k", "csv")), "data_seed": ("data", ("synthetic",)),
+    "data_dir": ("data", MOVIELENS), "download": ("data", MOVIELENS),
+    "positive_threshold": ("data", (*MOVIELENS, "csv")), "data_seed": ("data", ("synthetic",)),
     "blocks": ("model", ("bst",)), "heads": ("model", ("bst",)), "position": ("model", ("bst",)),
     "norm": ("model", ("bst",)), "din_time": ("model", ("din",)),
 }

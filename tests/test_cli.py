@@ -89,7 +89,7 @@ def log(tmp_path):
     (["--model", "wdl", "--blocks", "2"], "--blocks applies to --model bst only"),
     (["--model", "bst", "--din-time"], "--din-time applies to --model din only"),
     (["--positive-threshold", "4"], "--positive-threshold applies"),
-    (["--download"], "--download applies to --data ml-100k only"),
+    (["--download"], "--download applies to --data ml-100k or ml-1m or ml-20m only"),
     (["--epochs", "abc"], "must be a positive integer, got 'abc'"),
 ])
 def test_bad_arguments_are_refused_before_any_work(no_training, capsys, args, message):

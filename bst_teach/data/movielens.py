@@ -1,4 +1,9 @@
-"""MovieLens 100K: download, verify and load as :class:`~bst_teach.data.samples.Interactions`.
+"""MovieLens 100K, 1M and 20M: download, verify and load as
+:class:`~bst_teach.data.samples.Interactions`.
+
+MovieLens 1M and 20M (:func:`load_movielens_large`) are read straight from their official zip
+archives, each verified against the md5 GroupLens publishes (:data:`RELEASES`); the rest of this
+docstring is about 100K, whose files are unpacked and verified one by one.
 
 MovieLens 100K (GroupLens, 1998) holds 100,000 ratings (1-5 stars) of 1,682 movies by 943 users,
 with a few profile fields per user and genres per movie.  We read a rating as a *behaviour* and
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import re
 import shutil
@@ -32,6 +38,7 @@ import urllib.request
 import zipfile
 import zlib
 from csv import QUOTE_NONE  # the standard library's csv module (absolute import)
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +117,7 @@ def verify_movielens(data_dir, names=None) -> None:
 
 
 def _clean_stale_parts(dest: Path) -> None:
-    """Remove the hidden ``.<dest>.<pid>.*.part`` folders of downloads that were killed: their
+    """Remove the hidden ``.<dest>.<pid>.*.part`` folders (or files) of downloads that were killed: their
     process is gone (or, for names without a process id, they are over an hour old)."""
     for part in dest.parent.glob(f".{dest.name}.*.part"):
         m = re.match(rf"^\.{re.escape(dest.name)}\.(\d+)\.", part.name)
@@ -128,7 +135,10 @@ def _clean_stale_parts(dest: Path) -> None:
                     continue
             except OSError:
                 continue
-        shutil.rmtree(part, ignore_errors=True)
+        if part.is_dir():
+            shutil.rmtree(part, ignore_errors=True)
+        else:  # the .part file of an archive download (MovieLens 1M / 20M)
+            part.unlink(missing_ok=True)
 
 
 def _fetch(url: str, path: Path, progress: bool) -> None:
@@ -139,7 +149,7 @@ def _fetch(url: str, path: Path, progress: bool) -> None:
             total = int(size) if size and size.isdigit() else None
             received = 0
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc="ml-100k.zip", disable=not progress) as bar:
+                      desc=path.name, disable=not progress) as bar:
                 while chunk := response.read(1 << 16):
                     out.write(chunk)
                     received += len(chunk)
@@ -327,3 +337,200 @@ def movielens_titles(data_dir=None) -> pd.DataFrame:
     names = np.asarray(genres, dtype=object)
     joined = ["|".join(names[row.astype(bool)]) for row in flags]
     return pd.DataFrame({"item_id": raw["item_id"], "title": raw["title"], "genres": joined})
+
+
+
+# ---------------------------------------------------------------------------------------------
+# MovieLens 1M and 20M: the official archives, kept as they are
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Release:
+    """One of the larger MovieLens releases: its archive, the archive's md5 (GroupLens publishes
+    it next to the archive as ``<name>.zip.md5``) and the folder inside the zip."""
+
+    name: str
+    md5: str
+    members: tuple[str, ...]  # the files we parse, inside the archive's folder ``name/``
+
+    @property
+    def url(self) -> str:
+        return f"https://files.grouplens.org/datasets/movielens/{self.name}.zip"
+
+    @property
+    def archive(self) -> str:
+        return f"{self.name}.zip"
+
+
+#: The md5 of each archive as GroupLens publishes it (files.grouplens.org/datasets/movielens/
+#: ml-1m.zip.md5 and ml-20m.zip.md5).
+RELEASES = {
+    "ml-1m": Release("ml-1m", "c4d9eecfca2ab87c1945afe126590906",
+                     ("ratings.dat", "movies.dat", "users.dat")),
+    "ml-20m": Release("ml-20m", "cd245b17a1ae2cc31bb14903e1204af3", ("ratings.csv", "movies.csv")),
+}
+ARCHIVE_ENV_VAR = "BST_TEACH_MOVIELENS"
+
+# MovieLens 1M's users.dat: age is the lower edge of its bucket, occupation a code.
+ML1M_AGES = dict(zip((1, 18, 25, 35, 45, 50, 56), AGE_LABELS))
+
+
+def default_archive_dir() -> Path:
+    """Where ``ml-1m.zip`` and ``ml-20m.zip`` are looked for: ``$BST_TEACH_MOVIELENS`` if set,
+    else ``<repo>/data``."""
+    env = os.environ.get(ARCHIVE_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def _release(name: str) -> Release:
+    if name not in RELEASES:
+        raise DataError(f"unknown MovieLens release {name!r}: use {' or '.join(RELEASES)}")
+    return RELEASES[name]
+
+
+def verify_archive(path, name: str) -> None:
+    """Raise :class:`DataError` unless ``path`` is the official archive of release ``name``
+    (its md5; once per process per version of the file, see :func:`_md5`)."""
+    release, p = _release(name), Path(path)
+    if not p.is_file():
+        raise DataError(f"{'is a folder, not' if p.is_dir() else 'not found: expected'} the "
+                        f"archive {release.archive}", file=p)
+    if (actual := _md5(p)) != release.md5:
+        raise DataError(f"has md5 {actual}, expected {release.md5}: not an intact copy of "
+                        f"{release.archive}; delete it and download again", file=p)
+
+
+def download_movielens_archive(name: str, dest_dir=None, url: str | None = None,
+                               progress: bool = True) -> Path:
+    """Download the archive of release ``name`` (``"ml-1m"``, about 6 MB, or ``"ml-20m"``, about
+    190 MB) into ``dest_dir`` (default :func:`default_archive_dir`); return its path.
+
+    An archive already there is only verified (no network).  Otherwise the download goes to a
+    hidden temporary file next to it (``.ml-1m.zip.<pid>.<random>.part``), its md5 is checked,
+    and only then is it renamed into place in one step: whatever goes wrong (network error,
+    wrong checksum, Ctrl-C), no archive and no temporary file are left behind.
+    """
+    release = _release(name)
+    folder = Path(dest_dir) if dest_dir is not None else default_archive_dir()
+    dest = folder / release.archive
+    if dest.exists():
+        verify_archive(dest, name)
+        return dest
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _clean_stale_parts(dest)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part",
+                                   dir=folder)
+        os.close(fd)
+    except OSError as e:
+        raise DataError(f"cannot write the download here ({e.strerror or e})", file=folder) from None
+    tmp = Path(tmp)
+    try:
+        _fetch(url or release.url, tmp, progress)
+        if (actual := _md5(tmp)) != release.md5:
+            raise DataError(f"downloaded archive is corrupted: md5 {actual}, expected "
+                            f"{release.md5}", file=url or release.url)
+        os.replace(tmp, dest)  # atomic: the archive appears complete or not at all
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _archive(name: str, data_dir, download: bool) -> Path:
+    """The verified archive of ``name`` in ``data_dir``, downloaded first if asked."""
+    release = _release(name)
+    folder = Path(data_dir) if data_dir is not None else default_archive_dir()
+    if folder.suffix == ".zip":  # the archive itself was named
+        folder, path = folder.parent, folder
+    else:
+        path = folder / release.archive
+    if download:
+        return download_movielens_archive(name, folder)
+    if not path.exists():
+        raise DataError(
+            f"{release.archive} not found in {folder}. Pass download=True to fetch it from "
+            f"{release.url}, or set the environment variable {ARCHIVE_ENV_VAR} to the folder "
+            f"that holds it (the zip as downloaded; it is read without unpacking).")
+    verify_archive(path, name)
+    return path
+
+
+def _read_member(path: Path, name: str, member: str, **kw) -> pd.DataFrame:
+    """Read ``<name>/<member>`` of the archive; '::'-separated ``.dat`` files of MovieLens 1M are
+    read as tab-separated (no field holds a tab).  Problems become a :class:`DataError`."""
+    where = f"{path}:{name}/{member}"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            with zf.open(f"{name}/{member}") as f:
+                if member.endswith(".dat"):
+                    text = io.BytesIO(f.read().replace(b"::", b"\t"))
+                    return pd.read_csv(text, sep="\t", header=None, quoting=QUOTE_NONE,
+                                       encoding="latin-1", **kw)
+                return pd.read_csv(f, **kw)
+    except KeyError:
+        raise DataError(f"the archive has no {name}/{member}", file=path) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise DataError(f"not a valid zip archive ({e})", file=path) from e
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"could not parse ({e})", file=where) from e
+
+
+def _movies(titles: pd.Series, genres: pd.Series) -> pd.DataFrame:
+    """item table from titles 'Toy Story (1995)' and genres 'Animation|Children's|Comedy':
+    category = the first genre ('unknown' for none), release_decade from the year in the title."""
+    first = genres.fillna("").str.split("|").str[0]
+    year = titles.fillna("").str.extract(r"\((\d{4})\)\s*$")[0]
+    return pd.DataFrame({
+        "category": first.where(~first.isin(["", "(no genres listed)"]), "unknown"),
+        "release_decade": (year.dropna().astype(int) // 10 * 10).astype(str).add("s")
+                          .reindex(year.index).fillna("unknown"),
+    })
+
+
+def load_movielens_large(name: str, data_dir=None, download: bool = False,
+                         positive_threshold: float = 4) -> Interactions:
+    """Load MovieLens 1M (``name="ml-1m"``: 1,000,209 ratings of 3,706 movies by 6,040 users) or
+    20M (``"ml-20m"``: 20,000,263 ratings of 26,744 movies by 138,493 users) from its official
+    archive in ``data_dir`` (default :func:`default_archive_dir`, or the path of the zip),
+    verified by md5 on every load; ``download=True`` fetches a missing archive.
+
+    The tables are those of :func:`load_movielens`: ``events`` (user_id, item_id, timestamp,
+    rating, label = rating >= ``positive_threshold``), ``items`` (item_id, category = first genre,
+    release_decade) and, for 1M only (20M has no user profiles), ``users`` (user_id, gender,
+    age_bucket, occupation, zip_region).  20M's ratings are in half stars.
+    """
+    release = _release(name)
+    path = _archive(name, data_dir, download)
+    if name == "ml-1m":
+        events = _read_member(path, name, "ratings.dat",
+                              names=["user_id", "item_id", "rating", "timestamp"], dtype="int64")
+        movies = _read_member(path, name, "movies.dat", names=["item_id", "title", "genres"],
+                              dtype={"item_id": "int64", "title": str, "genres": str},
+                              keep_default_na=False)
+        u = _read_member(path, name, "users.dat",
+                         names=["user_id", "gender", "age", "occupation", "zip"],
+                         dtype={"user_id": "int64", "gender": str, "age": "int64",
+                                "occupation": str, "zip": str}, keep_default_na=False)
+        zip_first = u["zip"].str.strip().str[:1]
+        users = pd.DataFrame({"user_id": u["user_id"], "gender": u["gender"],
+                              "age_bucket": u["age"].map(ML1M_AGES).fillna("unknown"),
+                              "occupation": u["occupation"],
+                              "zip_region": zip_first.where(zip_first.str.isdigit(), "other")})
+    else:
+        events = _read_member(path, name, "ratings.csv",
+                              dtype={"userId": "int64", "movieId": "int64", "rating": "float64",
+                                     "timestamp": "int64"})
+        events = events.rename(columns={"userId": "user_id", "movieId": "item_id"})
+        movies = _read_member(path, name, "movies.csv", dtype={"movieId": "int64"},
+                              keep_default_na=False).rename(columns={"movieId": "item_id"})
+        users = None
+    missing = {"user_id", "item_id", "timestamp", "rating"} - set(events.columns)
+    if missing:
+        raise DataError(f"lacks the columns {', '.join(sorted(missing))}",
+                        file=f"{path}:{name}/{release.members[0]}")
+    events = events[["user_id", "item_id", "timestamp", "rating"]]
+    events["label"] = (events["rating"] >= positive_threshold).astype("int64")
+    items = pd.concat([movies[["item_id"]].reset_index(drop=True),
+                       _movies(movies["title"], movies["genres"]).reset_index(drop=True)], axis=1)
+    return Interactions(name=name, events=events, items=items, users=users, source=str(path))
