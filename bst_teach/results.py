@@ -353,6 +353,11 @@ PAPER_FACTOR = 1.5  # the paper's MLP 1024-512-256 (measured with Adam)
 STARTUP_SECONDS = 5  # interpreter, torch import, data set
 
 
+#: The runner's progress bar: estimated seconds done of the total.  (No format specs on n or total:
+#: tqdm sets total to None once n passes it, and "{total:.0f}" then raises.)
+PROGRESS_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} est. s [{elapsed}<{remaining}]{postfix}"
+
+
 def estimate_seconds(run: Run) -> float:
     old = read_record(run.path)
     if old and "train_seconds" in old:
@@ -406,7 +411,7 @@ def run_all(names=None, jobs: int = 2, progress: bool = True, log=print, seeds=N
     if not groups:
         return 0
     bar = tqdm(total=round(total), unit="s", disable=not progress, desc="results",
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} est. s [{elapsed}<{remaining}]{postfix}")
+               bar_format=PROGRESS_FORMAT)
     with ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(execute, g[0]): (g, est) for g, est in zip(groups, estimates)}
         try:

@@ -230,3 +230,16 @@ def test_a_command_recorded_in_another_experiment_is_copied_not_run(tiny, monkey
     assert calls == []
     copied = json.loads(copy_run.path.read_text())
     assert copied["experiment"] == "tiny-copy" and copied["test_auc"] == 0.5
+
+
+def test_progress_bar_survives_runs_slower_than_estimated():
+    import io
+
+    from tqdm import tqdm
+
+    out = io.StringIO()
+    bar = tqdm(total=10, file=out, bar_format=results.PROGRESS_FORMAT)
+    bar.update(25)  # the runs took longer than their estimates: n passes total
+    bar.set_postfix_str("3/3 runs, 0 failed")
+    bar.close()
+    assert "25" in out.getvalue()
