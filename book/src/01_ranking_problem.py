@@ -367,8 +367,8 @@ assert n_embed / n_total > 0.5
 # ## Training it
 #
 # `book_fit` trains with the book's settings (Adam, batch 256, up to 20 epochs, early stopping
-# on the validation AUC with patience 4, seed 0) and caches the result, so Chapter 8 reuses this
-# very model. It reports the test AUC of the best validation epoch.
+# on the validation AUC with patience 4, seed 0) and caches the result, so running the chapter
+# again loads it instead of training. It reports the test AUC of the best validation epoch.
 
 # %%
 result = book_fit("wdl", ml)
