@@ -15,7 +15,7 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
    training loop ``bst_teach.train.train``, same epochs and seeds).
 3. **Serving**: latency of scoring 100 candidates for one user (one forward pass over a batch of
    100 that share a full history of L behaviours; ``torch.inference_mode``), p50 and p95 over many
-   calls, at L = 20 ... 400, with the FLOPs of that pass counted by
+   calls, at L = 20 ... 400, on ``--serving-threads`` threads (default 1), with the FLOPs of that pass counted by
    ``torch.utils.flop_counter.FlopCounterMode``.
 4. **Before / after**: one training step of our BST *with its batch building* (a batch cut from
    the split's tensors, forward, loss, backward, optimiser) at L = 20, 50, 200 on one thread,
@@ -735,6 +735,9 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer rounds, repetitions, seeds, epochs")
     p.add_argument("--out", default=str(HERE / "results"), help="folder for results.json / .md")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--serving-threads", type=int, default=1,
+                   help="torch threads for the serving latencies (default 1: one request's small "
+                        "operations gain nothing from a second thread and pay for waking it)")
     p.add_argument("--skip", nargs="*", default=[],
                    choices=["training", "steps", "busy", "serving", "memory", "quality"])
     p.add_argument("--memory-row", nargs=3, metavar=("KIND", "MODEL", "L"), help=argparse.SUPPRESS)
@@ -760,6 +763,7 @@ def main(argv=None):
             "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
             "peers": {n: md.version(n) for n in ("torch-rechub", "deepctr-torch")},
             "rounds": rounds, "window_s": window, "serving_reps": reps,
+            "serving_threads": a.serving_threads,
             "memory": "VmHWM of a fresh subprocess per row (whole-process peak RSS)"}
     res = {"meta": meta, "settings": {k: list(v) if isinstance(v, tuple) else v
                                       for k, v in SETTINGS.items()},
@@ -781,8 +785,11 @@ def main(argv=None):
         log(f"busy machine: every model with and without one busy process ({rounds} rounds)")
         res["busy"] = busy_ratios(BUSY_LENGTHS, TRAIN_MODELS, rounds, window / 2, log)
     if "serving" not in a.skip:
-        log(f"serving latency (up to {reps} calls or {budget} s per model and L)")
+        log(f"serving latency (up to {reps} calls or {budget} s per model and L, "
+            f"{a.serving_threads} thread(s))")
+        torch.set_num_threads(a.serving_threads)
         res["serving"] = serving_latency(SERVE_LENGTHS, SERVE_MODELS, reps, budget, log)
+        torch.set_num_threads(a.threads)
     if "quality" not in a.skip:
         log(f"quality on MovieLens-100K (seeds {seeds}, {epochs} epoch(s))")
         res["quality"] = quality(seeds, epochs, log)

@@ -100,20 +100,12 @@ def chapter_pages() -> list[str]:
     return [p for p in pages() if Path(p).name[:2].isdigit()]
 
 
-# Chapters whose rewrite is not finished yet are still checked for clipping; for figures and
-# widgets they are listed here until they follow book/AUTHORING.md (empty when all do).
-FIGURES_PENDING = {"book/04_time_positions.html", "book/05_batchnorm_layernorm.html",
-                   "book/07_how_deep.html", "book/08_movielens.html", "book/09_performance.html"}
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("path", pages())
 def test_nothing_clipped_and_every_figure_numbered(browser, server, path, width):  # noqa: F811
     context, page = open_page(browser, server, path, width)
     try:
         problems = page.evaluate(FIND_PROBLEMS)
-        if path in FIGURES_PENDING:
-            problems = [p for p in problems if "numbered" not in p]
         assert problems == [], f"{path} at {width} px:\n" + "\n".join(problems)
     finally:
         context.close()

@@ -452,8 +452,10 @@ if busy is not None:
 # same for every candidate: the history's tokens and, in the first block, every history token's
 # key and value. `bst_teach.serving.score_candidates` does it once per user and broadcasts over
 # the candidates (its tests check that the scores equal the batched forward pass); the rows
-# "history once" use it. The median (p50) and the 95th percentile (p95) of the time per request,
-# in milliseconds:
+# "history once" use it. Requests are timed on {glue:text}`serving_threads` thread(s)
+# (a serving process usually runs one thread per worker: the operations of one request are too
+# small to gain from a second thread, and waking it costs more than it saves). The median (p50)
+# and the 95th percentile (p95) of the time per request, in milliseconds:
 
 # %%
 for q in ("p50", "p95"):
@@ -465,6 +467,7 @@ for q in ("p50", "p95"):
 s = serve.set_index(["model", "L"]).sort_index()
 Ls = sorted(serve["L"].unique())
 glue("n_candidates", int(serve["candidates"].iloc[0]), display=False)
+glue("serving_threads", int(meta.get("serving_threads", meta["threads"])), display=False)
 glue("serve_L", int(Ls[0]), display=False)
 glue("serve_L_max", int(Ls[-1]), display=False)
 glue("bst_p50_min", float(s.loc[("bst", Ls[0]), "p50_ms"]), display=False)
