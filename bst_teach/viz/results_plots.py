@@ -66,6 +66,19 @@ def forward_ms(model: torch.nn.Module, batch: dict, repeats: int = 30, warmup: i
     return 1000 * float(np.min(times))
 
 
+def forward_mflop(model: torch.nn.Module, batch: dict) -> float:
+    """Millions of floating-point operations of one forward pass over ``batch`` (matrix products,
+    counted by ``torch.utils.flop_counter``): the same on every machine, unlike the time."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(batch)
+    model.train(was_training)
+    return counter.get_total_flops() / 1e6
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 7: depth
 # ---------------------------------------------------------------------------------------------
