@@ -309,6 +309,11 @@ def _report_extras(args, data, result) -> dict:
     return extras
 
 
+def _print_report(report: dict, as_json: bool, summary: str) -> None:
+    """The report as one strict JSON line (``--json``), else its one-line summary."""
+    print(json.dumps(report, allow_nan=False) if as_json else summary)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
@@ -316,21 +321,17 @@ def main(argv=None) -> int:
         if args.command == "train":
             _validate(args, _given(argv))
             report = _train(args)
-            if args.json:
-                print(json.dumps(report, allow_nan=False))
-            else:
-                print(f"{report['model']} on {report['data']}: test AUC {report['test_auc']:.4f}, "
-                      f"log-loss {report['test_logloss']:.4f}, {report['epochs']} epochs in "
-                      f"{report['train_seconds']:.1f} s")
+            _print_report(report, args.json,
+                          f"{report['model']} on {report['data']}: test AUC "
+                          f"{report['test_auc']:.4f}, log-loss {report['test_logloss']:.4f}, "
+                          f"{report['epochs']} epochs in {report['train_seconds']:.1f} s")
         elif args.command == "evaluate":
             _validate_data(args, _given(argv))
             report = _evaluate(args)
-            if args.json:
-                print(json.dumps(report, allow_nan=False))
-            else:
-                print(f"{report['model']} from {report['checkpoint']} on {report['data']}: test "
-                      f"AUC {report['test_auc']:.4f}, log-loss {report['test_logloss']:.4f} "
-                      f"({report['n_test']:,} samples)")
+            _print_report(report, args.json,
+                          f"{report['model']} from {report['checkpoint']} on {report['data']}: "
+                          f"test AUC {report['test_auc']:.4f}, log-loss "
+                          f"{report['test_logloss']:.4f} ({report['n_test']:,} samples)")
         elif args.command == "results":
             from .results import main as results_main
             return results_main(args)

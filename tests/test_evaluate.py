@@ -3,16 +3,7 @@ import json
 
 import pytest
 
-from bst_teach import __main__ as cli_main
-
-
-def run_main(argv, capsys):
-    try:
-        rc = cli_main.main(argv)
-    except SystemExit as e:  # argparse's own errors
-        rc = e.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+from test_cli import run_main  # main(argv) -> (exit code, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
