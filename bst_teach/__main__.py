@@ -46,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--norm", choices=["layer", "batch", "none"], default="layer", help="BST norm")
     t.add_argument("--din-time", action="store_true", help="give DIN time-gap bucket features")
     t.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
-    t.add_argument("--save", help="write a checkpoint here")
+    t.add_argument("--device", default="cpu",
+                   help="auto, cpu, cuda, cuda:N or mps (auto: CUDA when present)")
+    t.add_argument("--save", help="write a checkpoint here (under torchrun: by rank 0)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_experiment_args(t)
     e = sub.add_parser("evaluate", help="score a saved checkpoint on the test split of the data")
@@ -57,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--time-scheme", choices=["calendar", "log"],
                    help="time-gap buckets (default: the one the checkpoint's time table fits)")
     e.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
+    e.add_argument("--device", default="cpu", help="auto, cpu, cuda, cuda:N or mps")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     s = sub.add_parser("student-copies", help="copy notebooks with the solutions removed")
     s.add_argument("source", help="folder of notebooks (the book)")
@@ -172,6 +175,8 @@ def _validate_data(args, given: set[str]) -> None:
     cores = os.cpu_count() or 1
     if args.threads and args.threads > cores:
         raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
+    from .device import resolve_device
+    resolve_device(args.device)  # a device that is not there: refused before any work
 
 
 def _flag(dest: str) -> str:
@@ -188,6 +193,7 @@ def _finite(report: dict) -> dict:
 
 
 def _train(args) -> dict:
+    from . import distributed
     from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .train import TrainConfig, fit
@@ -209,7 +215,7 @@ def _train(args) -> dict:
         result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                                 lr=args.lr, seed=args.seed,
                                                 patience=args.patience, progress=not args.json,
-                                                **_train_overrides(args)),
+                                                device=args.device, **_train_overrides(args)),
                      **config)
     except ValueError as e:  # scikit-learn's metrics refuse NaN predictions
         if "NaN" in str(e) or "infinity" in str(e):
@@ -220,8 +226,10 @@ def _train(args) -> dict:
                       "seed": args.seed,
                       "n_train": len(data.train), "n_val": len(data.val),
                       "n_test": len(data.test), "threads": torch.get_num_threads(),
+                      "device": str(next(result.model.parameters()).device),
+                      "world_size": distributed.current().world_size,
                       **_report_extras(args, data, result)})
-    if args.save:
+    if args.save and distributed.current().is_main:  # one writer under torchrun
         save_checkpoint(result.model, args.save)
     return report
 
@@ -232,6 +240,7 @@ def _evaluate(args) -> dict:
     The data is built as ``train`` built it: ``--max-len`` defaults to the checkpoint's, and
     ``--time-scheme`` to the one whose number of buckets fits the checkpoint's time table."""
     from .checkpoint import CheckpointError, check_compatible, checkpoint_schema, load_checkpoint
+    from .device import resolve_device
     from .data import load_dataset
     from .experiments import data_fingerprint
     from .features import n_time_buckets
@@ -247,7 +256,7 @@ def _evaluate(args) -> dict:
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download,
                         time_scheme=scheme)
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
     try:
         check_compatible(model, data)  # data the model cannot take: the first reason why
     except CheckpointError as e:
@@ -319,8 +328,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
+            from . import distributed
             _validate(args, _given(argv))
             report = _train(args)
+            if not distributed.current().is_main:  # under torchrun, rank 0 reports
+                return 0
             _print_report(report, args.json,
                           f"{report['model']} on {report['data']}: test AUC "
                           f"{report['test_auc']:.4f}, log-loss {report['test_logloss']:.4f}, "
@@ -345,6 +357,9 @@ def main(argv=None) -> int:
     except MemoryError:
         print("error: out of memory: try a smaller --max-len or --batch-size", file=sys.stderr)
         return 2
+    finally:
+        from .distributed import shutdown
+        shutdown()
     return 0
 
 

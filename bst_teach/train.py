@@ -7,9 +7,14 @@ be turned off, early stopping on validation AUC, and AUC and log-loss from sciki
 A training step at batch 256 is a few milliseconds of small kernels, so fixed costs count: a batch
 is cut from one packed id tensor (:func:`pack`) with one ``index_select``, and Adam runs fused (one
 kernel over all parameters instead of a dozen small ones per parameter).
+
+``TrainConfig.device`` (:mod:`bst_teach.device`) puts the model and each split on that device
+once, so a batch is cut on the device (no host round trip per tensor).  Under ``torchrun`` the
+same function trains with DistributedDataParallel (:mod:`bst_teach.distributed`).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import time
@@ -22,7 +27,9 @@ import torch.nn.functional as F
 from sklearn.metrics import log_loss, roc_auc_score
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data.samples import Dataset
+from .device import resolve_device, to_device
 from .models import build_model
 
 
@@ -36,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     optimizer: str = "adam"  # "adam" | "adagrad"
+    device: str = "cpu"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps" (bst_teach.device)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -101,6 +109,15 @@ def unpack(ids: torch.Tensor, others: dict[str, torch.Tensor], like: dict[str, t
     return out
 
 
+def batch_rows(n: int, batch_size: int, generator: torch.Generator,
+               ctx: distributed.Context = distributed.SINGLE) -> list[torch.Tensor]:
+    """An epoch's shuffled row indices cut into batches, this rank's share of them
+    (:func:`bst_teach.distributed.my_batches`; all of them in a single process).  Every rank
+    draws the same permutation from its identically seeded ``generator``."""
+    order = torch.randperm(n, generator=generator)
+    return distributed.my_batches(list(order.split(batch_size)), ctx)
+
+
 def batches(tensors: dict[str, torch.Tensor], batch_size: int, generator=None):
     """Yield dicts of (batch_size, ...) slices; shuffled when a torch.Generator is given.
 
@@ -122,18 +139,27 @@ def batches(tensors: dict[str, torch.Tensor], batch_size: int, generator=None):
 @torch.inference_mode()
 def predict(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
             batch_size: int = 2048) -> np.ndarray:
-    """Click probabilities (N,) in evaluation mode."""
+    """Click probabilities (N,) in evaluation mode, on the model's device, returned on the CPU.
+
+    Under ``torchrun`` (a process group running) each rank scores its slice of the rows and the
+    slices are gathered: every rank gets all N probabilities, each row scored once."""
     was_training = model.training
     model.eval()
-    out = [torch.sigmoid(model(b)) for b in batches(tensors, batch_size)]
+    device = next(model.parameters()).device
+    ctx = distributed.current()
+    n = len(tensors["label"])
+    mine = {k: v[distributed.my_rows(n, ctx)] for k, v in tensors.items()}
+    out = [torch.sigmoid(model(b)) for b in batches(to_device(mine, device), batch_size)]
     model.train(was_training)
-    return torch.cat(out).numpy()
+    local = torch.cat(out) if out else torch.zeros(0, device=device)
+    return distributed.gather_rows(local, n, ctx).cpu().numpy()
 
 
 def evaluate(model, tensors) -> dict[str, float]:
-    """AUC and log-loss (scikit-learn) of ``model`` on a split."""
+    """AUC and log-loss (scikit-learn) of ``model`` on a split (the whole split, once, under
+    ``torchrun`` too)."""
     p = predict(model, tensors)
-    y = tensors["label"].numpy()
+    y = tensors["label"].cpu().numpy()
     return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, p, labels=[0, 1]))}
 
 
@@ -151,31 +177,50 @@ def train(model: torch.nn.Module, data: Dataset, config: TrainConfig | None = No
     """Train on binary cross-entropy (Adam unless ``config.optimizer`` says otherwise), keep the
     weights of the best validation epoch, then report test AUC / log-loss.  Reproducible: seeds
     Python, NumPy and torch, and shuffles with its own generator.  ``on_epoch(row)`` is called
-    after every epoch with that epoch's row of ``history``."""
+    after every epoch with that epoch's row of ``history``.
+
+    On ``cfg.device``; under ``torchrun``, data parallel (:mod:`bst_teach.distributed`): this
+    rank's share of each epoch's batches, gradients averaged by DDP, validation over the whole
+    split, rank 0's early-stopping decision on every rank."""
     cfg = config or TrainConfig()
     set_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    ctx = distributed.setup(device)
+    generator = torch.Generator().manual_seed(cfg.seed)  # the same shuffles on every rank
+    model.to(device)
     train_t, val_t, test_t = (data.tensors(s) for s in ("train", "val", "test"))
+    ids, others = pack(train_t)
+    ids, others = ids.to(device), to_device(others, device)  # once, not per batch
     optimizer = make_optimizer(model, cfg)
+    net = distributed.wrap(model, device, ctx)  # DDP under torchrun, else model itself
+    if ctx.active:  # dropout differs between ranks; the shuffling generator does not
+        torch.manual_seed(cfg.seed + ctx.rank)
     result = TrainResult(model=model)
     best_auc, best_state, stale = -1.0, None, 0
-    n_batches = -(-len(train_t["label"]) // cfg.batch_size)
+    n_train = len(train_t["label"])
+    n_batches = len(distributed.my_batches(range(-(-n_train // cfg.batch_size)), ctx))
     start = time.perf_counter()
-    bar = tqdm(total=cfg.epochs * n_batches, disable=not cfg.progress,
+    bar = tqdm(total=cfg.epochs * n_batches, disable=not cfg.progress or not ctx.is_main,
                desc=f"{model.name} on {data.name}", unit="batch")
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         losses = []
-        for batch in batches(train_t, cfg.batch_size, generator):
-            losses.append(train_step(model, optimizer, batch))
-            bar.update()
+        rows = batch_rows(n_train, cfg.batch_size, generator, ctx)
+        with net.join() if ctx.active else contextlib.nullcontext():  # ranks may have one batch fewer
+            for idx in rows:
+                idx = idx.to(device)
+                batch = unpack(ids.index_select(0, idx),
+                               {k: v.index_select(0, idx) for k, v in others.items()}, train_t)
+                losses.append(train_step(net, optimizer, batch))
+                bar.update()
         val = evaluate(model, val_t)
-        result.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+        train_loss = distributed.mean_over_ranks(float(np.sum(losses)), len(losses), ctx, device)
+        result.history.append({"epoch": epoch, "train_loss": train_loss,
                                "val_auc": val["auc"], "val_logloss": val["logloss"]})
         bar.set_postfix(val_auc=f"{val['auc']:.4f}")
         if on_epoch is not None:
             on_epoch(result.history[-1])
-        if val["auc"] > best_auc:
+        if distributed.agree(val["auc"] > best_auc, ctx, device):
             best_auc, best_state, stale = val["auc"], copy.deepcopy(model.state_dict()), 0
             result.best_epoch = epoch
         else:
