@@ -79,11 +79,18 @@ def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
                **model_config) -> TrainResult:
     """Like :func:`bst_teach.train.fit`, but reuses a stored result for an identical run.
 
-    ``result.train_seconds`` is always the time the original training took.
+    ``result.train_seconds`` is always the time the original training took.  A run on a GPU
+    (``config.device``) is stored apart from the CPU's; on the CPU the key is what it was before
+    there was a device setting, so earlier results stay valid.
     """
+    from .device import resolve_device
     cfg = config or TrainConfig()
+    device = resolve_device(cfg.device)
+    train = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "device")}
+    if device.type != "cpu":
+        train["device"] = device.type  # cuda:0 and cuda:1 give the same numbers
     key_parts = {"model": name, "model_config": model_config, "data": data_fingerprint(data),
-                 "train": {k: v for k, v in asdict(cfg).items() if k != "progress"},
+                 "train": train,
                  "code": _source_hash()}
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
     folder = cache_dir() / "runs"
