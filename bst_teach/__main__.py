@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-len", type=_positive_int, default=20, help="history length L")
     t.add_argument("--epochs", type=_positive_int, default=20)
     t.add_argument("--patience", type=_positive_int, default=4, help="early-stopping patience (epochs)")
+    t.add_argument("--min-epochs", type=_positive_int, default=1,
+                   help="never stop early before this many epochs (a slow start is not convergence)")
     t.add_argument("--batch-size", type=_positive_int, default=256)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation and shuffling")
@@ -183,8 +185,17 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+#: Numbers that are undefined rather than wrong on some data: gAUC when no test user has both
+#: classes.  Reported as null (strict JSON has no NaN).
+MAY_BE_UNDEFINED = ("test_gauc", "val_gauc", "test_gauc_shuffled")
+
+
 def _finite(report: dict) -> dict:
-    """The report, or ValueError naming the first number that is NaN or infinite."""
+    """The report, or ValueError naming the first number that is NaN or infinite (NaN in
+    :data:`MAY_BE_UNDEFINED` becomes None)."""
+    for key in MAY_BE_UNDEFINED:
+        if isinstance(report.get(key), float) and math.isnan(report[key]):
+            report[key] = None
     for key, value in report.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"the run produced {key} = {value}: the model's outputs are not "
@@ -214,7 +225,8 @@ def _train(args) -> dict:
     try:
         result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                                 lr=args.lr, seed=args.seed,
-                                                patience=args.patience, progress=not args.json,
+                                                patience=args.patience, min_epochs=args.min_epochs,
+                                                progress=not args.json,
                                                 device=args.device, **_train_overrides(args)),
                      **config)
     except ValueError as e:  # scikit-learn's metrics refuse NaN predictions
@@ -265,10 +277,13 @@ def _evaluate(args) -> dict:
         raise ValueError(f"the data ({args.data}, max_len {data.schema.max_len}, time scheme "
                          f"{scheme}) is not the data {args.checkpoint} was trained on: its "
                          f"schema (vocabulary sizes, features, max_len) differs")
-    val, test = evaluate(model, data.tensors("val")), evaluate(model, data.tensors("test"))
+    val = evaluate(model, data.tensors("val"), users=data.val.user)
+    test = evaluate(model, data.tensors("test"), users=data.test.user)
     return _finite({"model": model.name, "checkpoint": str(args.checkpoint), "data": args.data,
                     "test_auc": test["auc"], "test_logloss": test["logloss"],
+                    "test_gauc": test["gauc"], "test_gauc_users": test["gauc_users"],
                     "val_auc": val["auc"], "val_logloss": val["logloss"],
+                    "val_gauc": val["gauc"],
                     "n_val": len(data.val), "n_test": len(data.test),
                     "max_len": data.schema.max_len, "time_scheme": scheme,
                     "data_fingerprint": data_fingerprint(data)})
@@ -303,7 +318,8 @@ def _report_extras(args, data, result) -> dict:
     from .results import code_hash
 
     extras = {"history": result.history, "time_scheme": args.time_scheme, "max_len": data.schema.max_len,
-              "train": {"max_epochs": args.epochs, "patience": args.patience, "lr": args.lr,
+              "train": {"max_epochs": args.epochs, "patience": args.patience,
+                        "min_epochs": args.min_epochs, "lr": args.lr,
                         "batch_size": args.batch_size, "optimizer": args.optimizer},
               "data_fingerprint": data_fingerprint(data), "code_hash": code_hash(),
               "torch": torch.__version__}
@@ -311,10 +327,12 @@ def _report_extras(args, data, result) -> dict:
         from sklearn.metrics import roc_auc_score
 
         from .data.samples import shuffle_history
+        from .metrics import gauc
         from .train import predict
         test = data.tensors("test")
         p = predict(result.model, shuffle_history(test, seed=args.seed))
         extras["test_auc_shuffled"] = float(roc_auc_score(test["label"].numpy(), p))
+        extras["test_gauc_shuffled"] = gauc(data.test.user, test["label"].numpy(), p)[0]
     return extras
 
 

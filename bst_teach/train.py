@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .data.samples import Dataset
 from .device import resolve_device, to_device
+from .metrics import gauc
 from .models import build_model
 
 
@@ -40,6 +41,7 @@ class TrainConfig:
     lr: float = 1e-3  # Adam's default; 3e-3 left deep BSTs stuck on a plateau for some seeds
     weight_decay: float = 0.0
     patience: int = 2  # stop after this many epochs without a better validation AUC
+    min_epochs: int = 1  # never stop before this many epochs (a slow start is not convergence)
     seed: int = 0
     progress: bool = True
     optimizer: str = "adam"  # "adam" | "adagrad"
@@ -58,11 +60,14 @@ class TrainResult:
     val_auc: float = float("nan")
     test_auc: float = float("nan")
     test_logloss: float = float("nan")
+    test_gauc: float = float("nan")  # user-averaged AUC (bst_teach.metrics.gauc)
+    test_gauc_users: int = 0  # users with both classes in the test split
     train_seconds: float = 0.0
 
     def summary(self) -> dict:
         return {"model": self.model.name, "test_auc": self.test_auc,
-                "test_logloss": self.test_logloss, "val_auc": self.val_auc,
+                "test_logloss": self.test_logloss, "test_gauc": self.test_gauc,
+                "test_gauc_users": self.test_gauc_users, "val_auc": self.val_auc,
                 "epochs": len(self.history), "best_epoch": self.best_epoch,
                 "train_seconds": self.train_seconds}
 
@@ -155,12 +160,15 @@ def predict(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
     return distributed.gather_rows(local, n, ctx).cpu().numpy()
 
 
-def evaluate(model, tensors) -> dict[str, float]:
+def evaluate(model, tensors, users=None) -> dict[str, float]:
     """AUC and log-loss (scikit-learn) of ``model`` on a split (the whole split, once, under
-    ``torchrun`` too)."""
+    ``torchrun`` too); with ``users`` (N,), also gAUC and the number of users it averages."""
     p = predict(model, tensors)
     y = tensors["label"].cpu().numpy()
-    return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, p, labels=[0, 1]))}
+    out = {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, p, labels=[0, 1]))}
+    if users is not None:
+        out["gauc"], out["gauc_users"] = gauc(users, y, p)
+    return out
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch) -> float:
@@ -225,14 +233,15 @@ def train(model: torch.nn.Module, data: Dataset, config: TrainConfig | None = No
             result.best_epoch = epoch
         else:
             stale += 1
-            if stale >= cfg.patience:
+            if stale >= cfg.patience and epoch >= cfg.min_epochs:
                 break
     bar.close()
     result.train_seconds = time.perf_counter() - start
     model.load_state_dict(best_state)
     model.eval()
-    test = evaluate(model, test_t)
+    test = evaluate(model, test_t, users=data.test.user)
     result.val_auc, result.test_auc, result.test_logloss = best_auc, test["auc"], test["logloss"]
+    result.test_gauc, result.test_gauc_users = test["gauc"], test["gauc_users"]
     return result
 
 
