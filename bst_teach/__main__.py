@@ -80,11 +80,21 @@ def _add_data_args(p) -> None:
                    "data/ml-100k); for ml-1m / ml-20m the folder of ml-1m.zip / ml-20m.zip "
                    "(default: $BST_TEACH_MOVIELENS or data)")
     p.add_argument("--download", action="store_true", help="download the MovieLens data if missing")
-    p.add_argument("--interactions", help="interactions CSV: user_id,item_id,timestamp,label|rating")
+    p.add_argument("--interactions", help="interactions CSV: user_id,item_id,timestamp[,label|rating]"
+                   " (no label: every row a positive; add --negatives)")
     p.add_argument("--items", help="optional items CSV: item_id,category")
     p.add_argument("--users", help="optional users CSV: user_id plus categorical columns")
     p.add_argument("--positive-threshold", type=float, help="rating >= this is a positive")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data set")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help="seed of the synthetic data set or of the sampled negatives")
+    p.add_argument("--protocol", choices=["rating", "next-item"], default="rating",
+                   help="ml-100k labels: rating >= threshold, or every rating a positive with "
+                   "sampled negatives (next-item)")
+    p.add_argument("--negatives", type=_positive_int,
+                   help="sampled negatives per positive event (a CSV of positives only, or "
+                   "--protocol next-item: default 1)")
+    p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform",
+                   help="draw negatives uniformly or by training-period popularity")
 
 
 def _add_experiment_args(t) -> None:
@@ -123,7 +133,8 @@ MOVIELENS = ("ml-100k", "ml-1m", "ml-20m")
 ONLY_WITH = {
     "interactions": ("data", ("csv",)), "items": ("data", ("csv",)), "users": ("data", ("csv",)),
     "data_dir": ("data", MOVIELENS), "download": ("data", MOVIELENS),
-    "positive_threshold": ("data", (*MOVIELENS, "csv")), "data_seed": ("data", ("synthetic",)),
+    "positive_threshold": ("data", (*MOVIELENS, "csv")), "protocol": ("data", ("ml-100k",)),
+    "negatives": ("data", ("ml-100k", "csv")),
     "blocks": ("model", ("bst",)), "heads": ("model", ("bst",)), "position": ("model", ("bst",)),
     "norm": ("model", ("bst",)), "din_time": ("model", ("din",)),
 }
@@ -164,6 +175,20 @@ def _validate(args, given: set[str]) -> None:
 
 def _validate_data(args, given: set[str]) -> None:
     """The checks of the data options, shared by ``train`` and ``evaluate``."""
+    sampled = args.negatives is not None or args.protocol == "next-item"
+    if "data_seed" in given and not (args.data in ("synthetic", "synthetic-time") or sampled):
+        raise ValueError(f"--data-seed applies to --data synthetic or synthetic-time, or with "
+                         f"sampled negatives (--negatives, --protocol next-item) only, not "
+                         f"--data {args.data} (it would be ignored)")
+    if "negative_sampling" in given and not sampled:
+        raise ValueError("--negative-sampling applies with sampled negatives only (--negatives K "
+                         "or --protocol next-item; it would be ignored)")
+    if args.protocol == "next-item" and args.positive_threshold is not None:
+        raise ValueError("--positive-threshold does not apply to --protocol next-item (every "
+                         "rating is a positive; it would be ignored)")
+    if args.negatives is not None and args.data == "ml-100k" and args.protocol != "next-item":
+        raise ValueError("--negatives on ml-100k needs --protocol next-item (with the rating "
+                         "protocol the ratings give both classes)")
     for dest, (on, allowed) in ONLY_WITH.items():
         if dest in given and hasattr(args, dest) and getattr(args, on) not in allowed:
             raise ValueError(f"{_flag(dest)} applies to --{on} {' or '.join(allowed)} only, not "
@@ -214,6 +239,8 @@ def _train(args) -> dict:
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download,
+                        protocol=args.protocol, negatives=args.negatives,
+                        negative_sampling=args.negative_sampling,
                         time_scheme=args.time_scheme)
     if data.schema.max_len < args.max_len:
         print(f"note: --max-len {args.max_len} capped at {data.schema.max_len}, the longest "
@@ -267,6 +294,8 @@ def _evaluate(args) -> dict:
     data = load_dataset(args.data, max_len=max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download,
+                        protocol=args.protocol, negatives=args.negatives,
+                        negative_sampling=args.negative_sampling,
                         time_scheme=scheme)
     model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
     try:

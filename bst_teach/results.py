@@ -79,7 +79,7 @@ def code_hash() -> str:
 # underscores); a command spells every option out in one fixed order, so the same settings give
 # the same command wherever they are declared.
 # ---------------------------------------------------------------------------------------------
-OPTION_ORDER = ("data", "max_len", "data_seed", "model", "blocks", "heads", "position",
+OPTION_ORDER = ("data", "max_len", "data_seed", "protocol", "negatives", "negative_sampling", "model", "blocks", "heads", "position",
                 "time_scheme", "norm", "din_time", "dropout", "hidden", "optimizer", "lr",
                 "batch_size", "epochs", "patience", "min_epochs", "shuffle_test")
 
@@ -101,7 +101,13 @@ MODEL = {
 #: few epochs before they learn; at least 10 epochs keeps early stopping from ending them there.
 DATA = {"synthetic": {"data": "synthetic", "max_len": 20, "min_epochs": 10},
         "synthetic-time": {"data": "synthetic-time", "max_len": 20, "min_epochs": 10},
-        "ml-100k": {"data": "ml-100k", "max_len": 20}}
+        "ml-100k": {"data": "ml-100k", "max_len": 20},
+        # The same logs with every rating a positive and one sampled negative per event (the
+        # DIN paper's and BARS's protocol), negatives drawn uniformly or by popularity.
+        "ml-100k-next-uniform": {"data": "ml-100k", "max_len": 20, "protocol": "next-item",
+                                 "negatives": 1, "negative_sampling": "uniform"},
+        "ml-100k-next-popularity": {"data": "ml-100k", "max_len": 20, "protocol": "next-item",
+                                    "negatives": 1, "negative_sampling": "popularity"}}
 
 #: The paper's Table 3 settings where this package has them (one epoch there; early stopping here).
 PAPER = {"heads": 8, "dropout": 0.2, "hidden": (1024, 512, 256), "optimizer": "adagrad",
@@ -157,6 +163,12 @@ EXPERIMENTS = [
         "BST with the paper's Table 3 settings next to the book's.",
         ("synthetic", "ml-100k"),
         {"book": variant("bst"), "paper": variant("bst", **PAPER)}),
+    Experiment(
+        "next-item", "08_movielens",
+        "WDL, DIN and BST on MovieLens-100K under the next-item protocol (sampled negatives, "
+        "uniform or by popularity): AUC, gAUC and the shuffle test.",
+        ("ml-100k-next-uniform", "ml-100k-next-popularity"),
+        {"wdl": variant("wdl"), "din": variant("din"), "bst": variant("bst")}),
 ]
 
 
@@ -242,10 +254,12 @@ class Fingerprints:
         from .experiments import data_fingerprint
 
         a = _parse(run)
-        key = (a.data, a.max_len, a.data_seed, a.time_scheme, a.data_dir)
+        key = (a.data, a.max_len, a.data_seed, a.time_scheme, a.data_dir, a.protocol, a.negatives,
+               a.negative_sampling)
         if key not in self._cache:
             data = load_dataset(a.data, max_len=a.max_len, seed=a.data_seed, data_dir=a.data_dir,
-                                time_scheme=a.time_scheme)
+                                time_scheme=a.time_scheme, protocol=a.protocol,
+                                negatives=a.negatives, negative_sampling=a.negative_sampling)
             self._cache[key] = data_fingerprint(data)
         return self._cache[key]
 

@@ -201,15 +201,19 @@ def _events(t: _Table, positive_threshold) -> pd.DataFrame:
                             "(--positive-threshold on the command line) to turn ratings into "
                             "labels, label = rating >= threshold", file=t.file)
         target, hint = "label", " (or 'rating' with positive_threshold)"
+        if "label" not in t.header:  # a log of positives only (implicit feedback)
+            target = None
     else:
         target, hint = "rating", " (positive_threshold was given)"
-    required = ["user_id", "item_id", "timestamp", target]
-    t.require(required, {target: hint})
+    required = ["user_id", "item_id", "timestamp"] + ([target] if target else [])
+    t.require(required, {target: hint} if target else {})
 
     d, check = t.data, _FirstProblem(t)
     check.empty(required)
-    ts, y = _numbers(d["timestamp"]), _numbers(d[target])
-    filled_ts, filled_y = (d["timestamp"] != "").to_numpy(), (d[target] != "").to_numpy()
+    ts = _numbers(d["timestamp"])
+    y = _numbers(d[target]) if target else np.ones(len(d))
+    filled_ts = (d["timestamp"] != "").to_numpy()
+    filled_y = (d[target] != "").to_numpy() if target else np.ones(len(d), dtype=bool)
     check.flag(filled_ts & np.isnan(ts), "timestamp", "is not a number")
     check.flag(ts < 0, "timestamp", "is negative: timestamps are seconds since 1970-01-01")
     check.flag(ts >= LATEST_TIMESTAMP, "timestamp",
@@ -226,7 +230,7 @@ def _events(t: _Table, positive_threshold) -> pd.DataFrame:
         "item_id": d["item_id"].to_numpy(),
         "timestamp": _whole_seconds(d["timestamp"], ts),
     })
-    if target == "label":
+    if target != "rating":  # a label column, or none: every row a positive
         events["label"] = y.astype(np.int64)
     else:
         events["rating"] = y

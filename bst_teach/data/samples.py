@@ -32,6 +32,7 @@ import torch
 
 from ..features import (PAD, Feature, Schema, Vocabulary, bucketize_gaps, n_time_buckets)
 from .errors import DataError
+from .negatives import sample_negatives
 
 DAY = 86400
 
@@ -215,7 +216,8 @@ class _Prepared:
     where: str
 
 
-def _prepare(data: Interactions, max_len, val_frac: float, test_frac: float) -> _Prepared:
+def _prepare(data: Interactions, max_len, val_frac: float, test_frac: float,
+             negatives: int = 0) -> _Prepared:
     where = data.source or data.name
     if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
         raise DataError(f"max_len must be a positive integer, got {max_len!r}", file=where)
@@ -223,12 +225,19 @@ def _prepare(data: Interactions, max_len, val_frac: float, test_frac: float) -> 
         raise DataError("holds no events", file=where)
     ev = data.events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
     requested, max_len = int(max_len), min(int(max_len), max(1, longest_history(ev)))
-    check_history_size(len(ev), max_len, where, requested)
+    check_history_size(len(ev) * (1 + negatives), max_len, where, requested)
     labels = ev["label"].to_numpy()
-    if (labels == labels[0]).all():
+    if negatives and (labels != 1).any():
+        raise DataError(f"sampled negatives are for logs of positives only (clicks, purchases), "
+                        f"but {int((labels != 1).sum()):,} of the {len(ev):,} events are labelled "
+                        f"0: drop --negatives to use the labels as they are", file=where)
+    if not negatives and (labels == labels[0]).all():
         kind = "positive (label 1)" if labels[0] == 1 else "negative (label 0)"
+        hint = (" or, for a log of clicks only, add sampled negatives (--negatives K)"
+                if labels[0] == 1 else "")
         raise DataError(f"every one of the {len(ev):,} events is {kind}: a ranking model needs "
-                        f"both classes; check the labels or the positive threshold", file=where)
+                        f"both classes; check the labels or the positive threshold{hint}",
+                        file=where)
     items = data.items.drop_duplicates("item_id").set_index("item_id")
     t_val, t_test = chronological_cutoffs(ev["timestamp"], val_frac, test_frac)
     users = data.users.set_index("user_id") if data.users is not None else None
@@ -279,9 +288,15 @@ def _make_dataset(data: Interactions, p: _Prepared, features, item_vocab, cat_vo
 def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
                   test_frac: float = 0.1, time_scheme: str = "calendar",
                   cross_with_category: tuple[str, ...] | None = None,
-                  use_user_id: bool = True) -> Dataset:
+                  use_user_id: bool = True, negatives: int = 0,
+                  negative_sampling: str = "uniform", negative_seed: int = 0) -> Dataset:
     """Turn events into samples: for each user in time order, each event becomes a sample whose
     history is that user's previous (strictly earlier) up-to-``max_len`` events.
+
+    ``negatives = k > 0`` (a log of positives only): each event also gets ``k`` negative samples,
+    items the user had not touched by then, drawn by :func:`~bst_teach.data.negatives.
+    sample_negatives` (``negative_sampling`` "uniform" or "popularity", ``negative_seed``); a
+    negative has its positive's user, time, context and history, and never enters a history.
 
     Split: chronological on the target's timestamp (see :func:`chronological_cutoffs`).  Item,
     user-id, context and cross vocabularies are fitted on training-period events only, so an item
@@ -295,11 +310,22 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     For logs of millions of events, :func:`build_dataset_chunked` gives the same samples with a
     fraction of the memory.
     """
-    p = _prepare(data, max_len, val_frac, test_frac)
-    ev, is_train, max_len = p.ev, p.is_train, p.max_len
+    p = _prepare(data, max_len, val_frac, test_frac, negatives)
+    positives, max_len = p.ev, p.max_len
+    hist_rows = _histories(positives, max_len)  # (N, L) rows of `positives`, -1 at padding
+    ev, is_train = positives, p.is_train
+    if negatives:  # k rows per event after the positives: its history, another item
+        items, _ = sample_negatives(positives, p.is_train, negatives, negative_sampling,
+                                    negative_seed, p.where)
+        source = np.repeat(np.arange(len(positives)), negatives)
+        cols = ["user_id", "item_id", "timestamp", "label"]
+        neg = positives.iloc[source][cols].assign(item_id=items.ravel(), label=0)
+        ev = pd.concat([positives[cols], neg], ignore_index=True)
+        hist_rows = np.concatenate([hist_rows, hist_rows[source]])
+        is_train = ev["timestamp"].to_numpy() < p.t_val
 
     # --- vocabularies (training period only for anything tied to events) -----------------------
-    item_vocab = Vocabulary.fit(ev.loc[is_train, "item_id"])
+    item_vocab = Vocabulary.fit(positives.loc[p.is_train, "item_id"])
     cat_vocab = Vocabulary.fit(p.items["category"].astype(str))
     raw_cat = _raw_category(ev, p.items)
     item_idx = item_vocab.encode(ev["item_id"].tolist())
@@ -312,8 +338,7 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
         columns.append(vocab.encode(list(raw)))
         features.append(Feature(name, group, len(vocab)))
 
-    # --- histories -------------------------------------------------------------------------------
-    hist_rows = _histories(ev, max_len)
+    # --- histories (rows of the positives, which come first in `ev`) -----------------------------
     valid = hist_rows >= 0
     safe = np.where(valid, hist_rows, 0)
     samples = Samples(
@@ -329,8 +354,12 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     )
     order = np.argsort(ts, kind="stable")
     split_of = np.searchsorted([p.t_val, p.t_test], ts[order], side="right")  # 0 train, 1 val, 2 test
-    return _make_dataset(data, p, features, item_vocab, cat_vocab, time_scheme,
-                         *(samples.subset(order[split_of == k]) for k in range(3)))
+    dataset = _make_dataset(data, p, features, item_vocab, cat_vocab, time_scheme,
+                            *(samples.subset(order[split_of == k]) for k in range(3)))
+    if negatives:
+        dataset.info.update(negatives=negatives, negative_sampling=negative_sampling,
+                            negative_seed=negative_seed)
+    return dataset
 
 
 # ---------------------------------------------------------------------------------------------
