@@ -10,10 +10,10 @@ from bst_teach.data.csv import load_csv
 from bst_teach.data.negatives import sample_negatives, sampling_pool
 
 
-def clicks(n_users=60, per_user=25, n_items=80, seed=0) -> Interactions:
+def clicks(n_users=60, per_user=25, n_items=80, seed=0, skew=1.0) -> Interactions:
     """Positives only: users with skewed item tastes, a category per item, gender per user."""
     rng = np.random.default_rng(seed)
-    popularity = 1.0 / np.arange(1, n_items + 1)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** skew
     rows = []
     for u in range(n_users):
         t = 1_000_000 + int(rng.integers(0, 10_000))
@@ -103,7 +103,7 @@ def test_k_distinct_negatives_per_event():
 
 
 def test_popularity_sampling_follows_training_counts():
-    ev = clicks(n_users=300, per_user=20, n_items=200, seed=3).events
+    ev = clicks(n_users=2000, per_user=4, n_items=200, seed=3, skew=0.7).events  # few touched
     ev = ev.sort_values(["user_id", "timestamp"]).reset_index(drop=True)
     is_train = ev["timestamp"].to_numpy() < np.quantile(ev["timestamp"], 0.7)
     train_counts = ev.loc[is_train, "item_id"].value_counts()
@@ -125,8 +125,8 @@ def test_item_features_are_the_sampled_items():
     data = build_dataset(clicks(), max_len=10, negatives=2, negative_seed=0)
     s = data.train
     cats = clicks().items.set_index("item_id")["category"]
-    items = np.asarray(data.info["items"], dtype=object)
-    cat_values = np.asarray(data.info["categories"], dtype=object)
+    items = np.asarray(["<pad>", "<oov>", *data.info["items"]], dtype=object)
+    cat_values = np.asarray(["<pad>", "<oov>", *data.info["categories"]], dtype=object)
     cross = [f.name for f in data.schema.features].index("gender_x_category")
     for i in np.flatnonzero(s.label == 0)[:200]:
         item = items[s.target_item[i]]
