@@ -591,16 +591,18 @@ def quality(seeds, epochs: int, log) -> dict:
             r = Runner(key, data.schema, 20, seed=seed)
             res = train(r.model, data, replace(BOOK_TRAIN, epochs=epochs, seed=seed))
             rows.append({"seed": seed, "model": key, "label": r.label, "test_auc": res.test_auc,
-                         "test_logloss": res.test_logloss, "val_auc": res.val_auc,
+                         "test_gauc": res.test_gauc, "test_logloss": res.test_logloss, "val_auc": res.val_auc,
                          "best_epoch": res.best_epoch, "epochs": len(res.history),
                          "train_seconds": res.train_seconds,
                          "val_auc_by_epoch": [h["val_auc"] for h in res.history]})
-            log(f"  quality seed {seed} {r.label:<42} test AUC {res.test_auc:.4f} "
-                f"({res.train_seconds:.1f} s)")
+            log(f"  quality seed {seed} {r.label:<42} test AUC {res.test_auc:.4f}, gAUC "
+                f"{res.test_gauc:.4f} ({res.train_seconds:.1f} s)")
     summary = {}
     for key in QUALITY_MODELS:
         aucs = [r["test_auc"] for r in rows if r["model"] == key]
         summary[key] = {"label": MODELS[key][0], "mean_test_auc": statistics.fmean(aucs),
+                        "mean_test_gauc": statistics.fmean(
+                            r["test_gauc"] for r in rows if r["model"] == key),
                         "std_test_auc": statistics.stdev(aucs) if len(aucs) > 1 else 0.0,
                         "mean_train_seconds": statistics.fmean(
                             r["train_seconds"] for r in rows if r["model"] == key)}
@@ -702,11 +704,13 @@ def markdown(res: dict) -> str:
     else:
         lines += [f"{q['data']}; up to {q['epochs']} epoch(s), early-stopping patience "
                   f"{q.get('patience', 2)}, seeds {q['seeds']}, {q['selection']}.", "",
-                  "| model | mean test AUC | std | per seed | train s (mean) |", "|---|---|---|---|---|"]
+                  "| model | mean test AUC | std | per seed | mean test gAUC | train s (mean) |",
+                  "|---|---|---|---|---|---|"]
         for key, s in q["summary"].items():
             per = " ".join(f"{r['test_auc']:.4f}" for r in q["runs"] if r["model"] == key)
+            g = f"{s['mean_test_gauc']:.4f}" if "mean_test_gauc" in s else "not measured"
             lines.append(f"| {s['label']} | {s['mean_test_auc']:.4f} | {s['std_test_auc']:.4f} | "
-                         f"{per} | {s['mean_train_seconds']:.1f} |")
+                         f"{per} | {g} | {s['mean_train_seconds']:.1f} |")
     lines += ["", "## Checks", ""]
     lines += [f"- `{k}`: {v}" for k, v in res["checks"].items()]
     lines += ["", "## Settings that could not be matched", ""]
