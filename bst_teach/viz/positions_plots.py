@@ -1,10 +1,11 @@
-"""Chapter 4's record pictures: every run of the ``positions`` experiment, and the runs that stalled.
+"""Chapter 4's record pictures: every run of the ``positions`` experiment, and how each run ended.
 
 * :func:`plot_positions_records` -- one panel per data set, stacked, variants as rows: a dot per
   seed, the mean over seeds with its 95% interval, reference AUCs as vertical lines (the
-  labels read horizontally, so seven variants and three data sets fit the text column);
-* :func:`stalled` -- the runs whose validation AUC never beat its first epoch's: early stopping
-  ended them on the plateau at the start of training, before they learned anything;
+  labels read horizontally, so seven variants and three data sets fit the text column); hollow
+  dots mark chosen runs (by default those still improving at their last epoch);
+* :func:`patience_stops` -- where early stopping by patience alone, with no minimum number of
+  epochs, would have ended each run, read from its history;
 * :func:`plateau_epochs` -- for each run, the first epoch whose validation AUC reached a level.
 """
 from __future__ import annotations
@@ -13,14 +14,33 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-def stalled(records: pd.DataFrame) -> pd.DataFrame:
-    """The records (rows of :func:`bst_teach.results.load_records`) whose best epoch is the first:
-    no later epoch improved on it, so early stopping ended the run after ``patience`` more.
-    Columns: data, variant, seed, best epoch, epochs, best validation AUC, test AUC."""
+
+def patience_stop(history: list[dict], patience: int) -> tuple[float, int, float]:
+    """(epoch, best epoch, best validation AUC) at which early stopping with ``patience`` and no
+    minimum number of epochs would have ended a run with this ``history`` (the rule of
+    ``bst_teach.train.fit``: stop once ``patience`` epochs in a row brought no better validation
+    AUC); epoch is nan if that never happened within the history.  The history up to that
+    epoch does not depend on the stopping rule, so this reads the counterfactual off a record."""
+    best, best_epoch, stale = -1.0, 0, 0
+    for h in history:
+        if h["val_auc"] > best:
+            best, best_epoch, stale = h["val_auc"], h["epoch"], 0
+        else:
+            stale += 1
+            if stale >= patience:
+                return float(h["epoch"]), best_epoch, best
+    return float("nan"), best_epoch, best
+
+
+def patience_stops(records: pd.DataFrame, patience: int) -> pd.DataFrame:
+    """For each record (rows of :func:`bst_teach.results.load_records`, same index):
+    ``patience_stop`` of its history as columns ``stop_epoch``, ``stop_best_epoch`` and
+    ``stop_val_auc``, next to data, variant, seed, best_epoch, epochs, val_auc, test_auc."""
     cols = ["data", "variant", "seed", "best_epoch", "epochs", "val_auc", "test_auc"]
-    if not len(records):
-        return pd.DataFrame(columns=cols)
-    return records.loc[records["best_epoch"] == 1, cols].reset_index(drop=True)
+    stops = pd.DataFrame([patience_stop(h, patience) for h in records["history"]],
+                         index=records.index,
+                         columns=["stop_epoch", "stop_best_epoch", "stop_val_auc"])
+    return pd.concat([records[cols], stops], axis=1)
 
 
 def plateau_epochs(records: pd.DataFrame, level: float) -> pd.Series:
@@ -34,15 +54,19 @@ def plateau_epochs(records: pd.DataFrame, level: float) -> pd.Series:
 def plot_positions_records(records: pd.DataFrame, summary: pd.DataFrame, labels: dict[str, str],
                            titles: dict[str, str] | None = None,
                            references: dict[str, dict[str, float]] | None = None,
-                           colors: dict[str, str] | None = None, metric: str = "test_auc"):
+                           colors: dict[str, str] | None = None, metric: str = "test_auc",
+                           hollow: pd.Series | None = None):
     """One panel per data set (stacked), one row per variant (``labels``: variant -> row label,
-    also the order, top to bottom): a dot per seed (jittered vertically; hollow for a run that
-    stalled, see :func:`stalled`), the mean (black bar) and its 95% t-interval (black line),
-    reference AUCs as vertical lines with a legend.
+    also the order, top to bottom): a dot per seed (jittered vertically; hollow where ``hollow``,
+    a boolean Series on the records' index, is True; by default the runs whose best epoch was
+    their last, still improving when training ended), the mean (black bar) and its 95%
+    t-interval (black line), reference AUCs as vertical lines with a legend.
 
     records: :func:`bst_teach.results.load_records`; summary: :func:`bst_teach.results.summary`;
     references: data -> {name: AUC}.
     """
+    if hollow is None and len(records):
+        hollow = records["best_epoch"] == records["epochs"]
     datasets = list(dict.fromkeys(summary["data"]))
     variants = list(labels)  # the axis spans every dot, interval and reference line
     fig, axes = plt.subplots(len(datasets), 1, figsize=(7.4, 2.55 * len(datasets)),
@@ -57,12 +81,14 @@ def plot_positions_records(records: pd.DataFrame, summary: pd.DataFrame, labels:
             color = (colors or {}).get(v, "#2f6db5")
             sel = df[df["variant"] == v] if len(df) else df
             pts = sel[metric].to_numpy() if len(sel) else np.array([])
-            hollow = (sel["best_epoch"] == 1).to_numpy() if len(sel) else np.array([], bool)
+            hollow_v = (hollow.loc[sel.index].to_numpy(bool) if len(sel)
+                        else np.array([], bool))
             values += list(pts)
             y = i + rng.uniform(-0.18, 0.18, len(pts))
-            ax.plot(pts[~hollow], y[~hollow], "o", ms=4.5, alpha=0.75, color=color, zorder=3)
-            ax.plot(pts[hollow], y[hollow], "o", ms=5, mfc="white", mew=1.3, color=color,
-                    zorder=3)  # stalled: the best epoch was the first
+            ax.plot(pts[~hollow_v], y[~hollow_v], "o", ms=4.5, alpha=0.75, color=color,
+                    zorder=3)
+            ax.plot(pts[hollow_v], y[hollow_v], "o", ms=5, mfc="white", mew=1.3, color=color,
+                    zorder=3)
             if v in s.index and s.loc[v, "n"] > 1:
                 ax.plot([s.loc[v, "lo"], s.loc[v, "hi"]], [i + 0.32] * 2, color="black", lw=1.5)
                 values += [s.loc[v, "lo"], s.loc[v, "hi"]]
