@@ -47,6 +47,7 @@ from bst_teach.models import build_model
 from bst_teach.models.bst import EncoderBlock
 from bst_teach.results import experiment, load_records, paired_difference, summary
 from bst_teach.train import TrainConfig
+from bst_teach.viz.positions_plots import patience_stops
 from bst_teach.viz.results_plots import (forward_mflop, forward_ms, parameter_split, plot_depth_cost,
                                          plot_depth_results, plot_val_curves)
 
@@ -180,7 +181,8 @@ assert PAPER_ITEMS > 100 * split.loc[3, "encoder"]  # Taobao's item ids alone ou
 # weights and the order of the training batches, nothing else, so the spread over seeds shows
 # how much of a difference is luck. Each run trains with early stopping on the validation AUC
 # (at most {glue:text}`max_epochs` epochs, stopping after {glue:text}`patience` epochs without
-# a better one) and is tested with the weights of its best epoch.
+# a better one, but never before epoch {glue:text}`min_epochs`, the same for every run) and is
+# tested with the weights of its best epoch.
 #
 # That many full-size trainings take far longer than a notebook may, so this page does not
 # train them: it reads their *records*. The experiment is declared once in `bst_teach.results`
@@ -219,6 +221,10 @@ assert (stats["n"] == n_seeds).all() and len(runs) == n_seeds * len(DEPTHS)  # e
 assert set(runs["data"]) == {"synthetic"} and DEPTHS == (1, 2, 3)
 glue("max_epochs", TRAIN["epochs"], display=False)
 glue("patience", TRAIN["patience"], display=False)
+run_min_epochs = runs["train"].map(lambda t: t["min_epochs"])
+assert run_min_epochs.nunique() == 1  # declared for the synthetic task, every depth alike
+MIN_EPOCHS = int(run_min_epochs.iloc[0])
+glue("min_epochs", MIN_EPOCHS, display=False)
 glue("n_seeds", n_seeds, display=False)
 glue("n_runs", len(runs), display=False)
 full_bayes = bayes_auc(full)
@@ -313,6 +319,9 @@ for (a, b), (m, lo, hi) in diffs.items():
     glue(f"d{a}{b}_lo", lo, display=False)
     glue(f"d{a}{b}_hi", hi, display=False)
     glue(f"verdict_{a}{b}", verdict(a, b, lo, hi), display=False)
+    _, g_lo, g_hi = paired_difference("depth", f"blocks-{a}", f"blocks-{b}", "synthetic",
+                                      metric="test_gauc")
+    assert g_lo < 0 < g_hi  # by gAUC too, no depth beats another
 # "one block is best" would need both intervals of (deeper - 1 block) below zero; here every
 # paired interval contains zero: no depth beats another at this many seeds
 assert all(lo < 0 < hi for _, lo, hi in diffs.values())
@@ -340,6 +349,8 @@ assert diffs[(2, 1)][1] < PAPER_DEPTH_AUC[2] - PAPER_DEPTH_AUC[1]  # its 2-block
 # two-block drop of {glue:text}`paper_drop_b2:.4f` lies inside our interval for 2 − 1 blocks and
 # would be too small to see at {glue:text}`n_seeds` seeds. (Different data: this says that our
 # task does not reproduce the paper's three-block loss, not that the paper's number is wrong.)
+# The records also hold each run's gAUC, the AUC within each user averaged over users
+# (Chapter 4); by gAUC as well, every one of the three paired intervals contains zero.
 # Note also what the paper's own table can and cannot say: one number per depth, differences
 # of a few thousandths, and no spread over runs, so it cannot tell a real gap from a lucky run;
 # several seeds and a paired interval can, for gaps larger than the interval's width.
@@ -389,6 +400,13 @@ def plateau_stall(history):
 max_stall = max(plateau_stall(h) for h in runs["history"])
 glue("max_stall", max_stall, display=False)
 assert max_stall < TRAIN["patience"]  # on the plateau early stopping never came near firing
+assert passed.max() < MIN_EPOCHS  # every run had left the plateau before the minimum ran out
+# Chapter 4's runs that patience alone would have ended on the plateau (best AUC under 0.55)
+positions_runs = load_records("positions")
+stops = patience_stops(positions_runs, TRAIN["patience"])
+stopped_early = stops[(stops["stop_epoch"] < MIN_EPOCHS) & (stops["stop_val_auc"] < 0.55)]
+assert len(stopped_early) == 4 and set(stopped_early["data"]) == {"synthetic"}
+glue("n_ch4_plateau", len(stopped_early), display=False)
 
 # %% [markdown]
 # Every run starts near chance: after one epoch the validation AUC lies between
@@ -403,13 +421,16 @@ assert max_stall < TRAIN["patience"]  # on the plateau early stopping never came
 # :::{admonition} A failure to watch for
 # :class: warning
 # A BST can sit near AUC 0.5 for several epochs before it finds the signal, as every run here
-# did at first. Early stopping ends a run that is still stuck once it goes
-# {glue:text}`patience` epochs without a new best validation AUC. None of these runs came near
-# that: their validation AUC crept up during the plateau, and none went more than
-# {glue:text}`max_stall` epoch(s) without a new best before leaving it. With a plateau that is
-# flat, or a smaller patience, a run can be stopped while still stuck. If one run reports a test
-# AUC far under its siblings', look at its history before concluding that a depth "cannot
-# learn" the task.
+# did at first. Patience alone ends a run that is still stuck once it goes
+# {glue:text}`patience` epochs without a new best validation AUC: in Chapter 4's records it
+# would have ended {glue:text}`n_ch4_plateau` runs that way, which is why every run on the
+# synthetic tasks trains at least {glue:text}`min_epochs` epochs before early stopping may end
+# it. These runs did not need the minimum: their validation AUC crept up during the plateau,
+# none went more than {glue:text}`max_stall` epoch(s) without a new best before leaving it, and
+# every one had passed {glue:text}`pass_auc` before epoch {glue:text}`min_epochs`. With a
+# plateau that is flat, a smaller patience or no minimum, a run can be stopped while still
+# stuck. If one run reports a test AUC far under its siblings', look at its history before
+# concluding that a depth "cannot learn" the task.
 # :::
 #
 # ## A demonstration: one small model, trained here
