@@ -16,7 +16,7 @@ from bst_teach.experiments import data_fingerprint
 # --- the registry -------------------------------------------------------------------------------
 def test_registry_declares_every_comparison_with_five_seeds():
     names = [e.name for e in results.EXPERIMENTS]
-    assert names == ["positions", "norms", "depth", "movielens", "paper-settings"]
+    assert names == ["positions", "norms", "depth", "movielens", "paper-settings", "next-item"]
     for e in results.EXPERIMENTS:
         assert e.seeds == (0, 1, 2, 3, 4)
         assert e.train["epochs"] >= 40 and e.train["patience"] >= 4
@@ -27,6 +27,13 @@ def test_registry_declares_every_comparison_with_five_seeds():
     assert list(results.experiment("norms").variants) == ["layer", "batch", "none"]
     assert list(results.experiment("depth").variants) == ["blocks-1", "blocks-2", "blocks-3"]
     assert list(results.experiment("movielens").variants) == ["wdl", "din", "bst"]
+    next_item = results.experiment("next-item")
+    assert list(next_item.variants) == ["wdl", "din", "bst"]
+    for name in next_item.data:  # the same logs, one sampled negative per event
+        assert results.DATA[name]["protocol"] == "next-item" and results.DATA[name]["negatives"] == 1
+    assert {results.DATA[d]["negative_sampling"] for d in next_item.data} == {"uniform", "popularity"}
+    for name, options in results.DATA.items():  # the starting plateau of the synthetic tasks
+        assert options.get("min_epochs") == (10 if name.startswith("synthetic") else None)
     paper = results.experiment("paper-settings").variants["paper"]
     assert paper["heads"] == 8 and paper["dropout"] == 0.2 and paper["optimizer"] == "adagrad"
     assert paper["lr"] == 0.01 and paper["hidden"] == (1024, 512, 256) and paper["position"] == "time"
