@@ -63,7 +63,7 @@ results-check: venv
 	$(PY) -m bst_teach results check
 
 # Experiments whose records are all committed: `make test` fails if any of them is missing or stale.
-COMPLETE_RESULTS := positions norms depth movielens paper-settings
+COMPLETE_RESULTS := positions norms depth movielens paper-settings next-item
 
 # Student copies: solutions replaced by stubs and answer cells, numbers and citations written in.
 student: venv

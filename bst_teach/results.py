@@ -368,6 +368,7 @@ SECONDS = {("synthetic", "wdl"): 3, ("synthetic", "din"): 17, ("ml-100k", "wdl")
 BST_SECONDS = {"synthetic": {1: 28, 2: 74, 3: 81}, "ml-100k": {1: 17, 2: 53, 3: 87}}
 PAPER_FACTOR = 1.5  # the paper's MLP 1024-512-256 (measured with Adam)
 STARTUP_SECONDS = 5  # interpreter, torch import, data set
+SAMPLING_SECONDS = 10  # building ml-100k with one sampled negative per event (more features)
 
 
 #: The runner's progress bar: estimated seconds done of the total.  (No format specs on n or total:
@@ -387,6 +388,9 @@ def estimate_seconds(run: Run) -> float:
             seconds *= PAPER_FACTOR
     else:
         seconds = SECONDS[(family, a.model)]
+    if a.protocol == "next-item" or a.negatives:  # (1 + k) samples per event, slower to build
+        k = a.negatives or 1
+        seconds = seconds * (1 + k) + SAMPLING_SECONDS * k
     return seconds + STARTUP_SECONDS
 
 
