@@ -6,8 +6,11 @@ from sklearn.metrics import roc_auc_score
 
 from bst_teach.data.samples import chronological_cutoffs
 from bst_teach.exercises import ExerciseError
-from bst_teach.exercises.ch08 import (auc, check_bootstrap_auc, check_chronological_split,
-                                      reference_bootstrap_auc_ci, reference_chronological_split)
+from bst_teach.exercises.ch08 import (_gauc_case, auc, check_bootstrap_auc,
+                                      check_chronological_split, check_group_auc,
+                                      reference_bootstrap_auc_ci, reference_chronological_split,
+                                      reference_group_auc)
+from bst_teach.metrics import gauc
 
 
 def test_split_accepts_reference():
@@ -100,3 +103,69 @@ def test_bootstrap_rejects_wrong_quantiles():
         return reference_bootstrap_auc_ci(y, p, n_boot, 2 * alpha, seed)  # a narrower interval
     with pytest.raises(ExerciseError, match="too narrow"):
         check_bootstrap_auc.strict(one_sided_alpha)
+
+
+def test_group_auc_accepts_reference_and_the_package():
+    assert check_group_auc(reference_group_auc).startswith("Correct")
+    assert check_group_auc(gauc).startswith("Correct")  # bst_teach.metrics.gauc is an answer
+
+
+def test_group_auc_reference_equals_the_package():
+    for seed in range(3):
+        users, labels, scores = _gauc_case(seed)
+        want, n = gauc(users, labels, scores)
+        got, n_got = reference_group_auc(users, labels, scores)
+        assert got == pytest.approx(want, abs=1e-12) and n_got == n
+
+
+def test_group_auc_case_tells_the_wrong_answers_apart():
+    users, labels, scores = _gauc_case(0)
+    want = reference_group_auc(users, labels, scores)[0]
+    assert abs(roc_auc_score(labels, scores) - want) > 0.05
+
+
+def _per_user(users, labels, scores):
+    users, labels, scores = (np.asarray(a) for a in (users, labels, scores))
+    out = []
+    for u in np.unique(users):
+        m = users == u
+        if 0 < labels[m].sum() < m.sum():
+            out.append((roc_auc_score(labels[m], scores[m]), m.sum()))
+    return out
+
+
+def test_group_auc_rejects_pooled_auc():
+    def pooled(users, labels, scores):
+        return roc_auc_score(labels, scores), len(_per_user(users, labels, scores))
+    with pytest.raises(ExerciseError, match="pooled"):
+        check_group_auc.strict(pooled)
+
+
+def test_group_auc_rejects_unweighted_mean():
+    def unweighted(users, labels, scores):
+        aucs = _per_user(users, labels, scores)
+        return float(np.mean([a for a, _ in aucs])), len(aucs)
+    with pytest.raises(ExerciseError, match="number of samples"):
+        check_group_auc.strict(unweighted)
+
+
+def test_group_auc_rejects_users_with_one_class():
+    def every_user(users, labels, scores):
+        users = np.asarray(users)
+        aucs = [roc_auc_score(labels[users == u], scores[users == u]) for u in np.unique(users)]
+        return float(np.mean(aucs)), len(aucs)
+    with pytest.raises(ExerciseError, match="one class"):
+        check_group_auc.strict(every_user)
+
+
+def test_group_auc_rejects_a_nan_average():
+    def nan_mean(users, labels, scores):
+        return float("nan"), 0
+    with pytest.raises(ExerciseError, match="nan"):
+        check_group_auc.strict(nan_mean)
+
+
+def test_group_auc_stub_is_not_attempted():
+    def stub(users, labels, scores):
+        raise NotImplementedError()
+    assert check_group_auc(stub).startswith("Not attempted")

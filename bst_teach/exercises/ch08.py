@@ -4,7 +4,10 @@
   returns three index arrays that cut the time line: nothing in training happens after anything
   in validation or test;
 * :func:`check_bootstrap_auc` -- ``bootstrap_auc_ci(y, p, n_boot, alpha, seed)`` returns a
-  percentile bootstrap confidence interval ``(low, high)`` of the AUC.
+  percentile bootstrap confidence interval ``(low, high)`` of the AUC;
+* :func:`check_group_auc` -- ``group_auc(users, labels, scores)`` returns ``(gAUC, n_users)``:
+  the per-user AUCs averaged with weights equal to the users' numbers of samples, over the users
+  that have both classes (the package's version is :func:`bst_teach.metrics.gauc`).
 """
 from __future__ import annotations
 
@@ -147,3 +150,77 @@ def check_bootstrap_auc(bootstrap_auc_ci, n_boot: int = 2000, tolerance: float =
                                 f"close to the expected ({ref_low:.3f}, {ref_high:.3f}).{hint}")
     return passed(f"on {len(y)} samples with AUC {full:.3f} the 95% interval is about "
                   f"{ref_high - ref_low:.2f} wide")
+
+
+# ---------------------------------------------------------------------------------------------
+# gAUC: the AUC of each user, averaged
+# ---------------------------------------------------------------------------------------------
+def reference_group_auc(users, labels, scores):
+    """Each user's AUC (sklearn), weighted by the user's number of samples, over the users
+    with both classes; -> (gAUC, number of such users)."""
+    users, labels, scores = (np.asarray(a) for a in (users, labels, scores))
+    aucs, weights = [], []
+    for u in np.unique(users):
+        mine = users == u
+        if 0 < labels[mine].sum() < mine.sum():  # a user with one class has no AUC
+            aucs.append(roc_auc_score(labels[mine], scores[mine]))
+            weights.append(mine.sum())
+    return float(np.average(aucs, weights=weights)), len(aucs)
+
+
+def _gauc_case(seed: int):
+    """Users with very different numbers of samples and skills, some with one class only, and
+    scores with ties; pooled AUC, unweighted mean and weighted mean all differ."""
+    rng = np.random.default_rng(seed)
+    users, labels, scores = [], [], []
+    for u in range(30):
+        n = int(rng.choice([2, 5, 40]))
+        y = (rng.random(n) < 0.5).astype(int)
+        if u % 7 == 0:
+            y[:] = u % 2  # a user whose samples are all one class
+        skill = 2.0 if n == 40 else -0.5  # the heavy users are ranked well, the light ones badly
+        offset = rng.normal(0, 2)  # each user's scores sit at their own level
+        p = np.round(offset + skill * y + rng.normal(size=n), 1)  # rounded: ties within a user
+        users += [f"u{u}"] * n
+        labels.append(y)
+        scores.append(p)
+    return np.array(users), np.concatenate(labels), np.concatenate(scores)
+
+
+@checker
+def check_group_auc(group_auc) -> str:
+    for seed in range(3):
+        users, labels, scores = _gauc_case(seed)
+        want, n_want = reference_group_auc(users, labels, scores)
+        try:
+            out = group_auc(users, labels, scores)
+            got, n_got = float(out[0]), int(out[1])
+        except ValueError as e:
+            raise ExerciseError(
+                f"group_auc raised ValueError: {e}. Some users have samples of one class only; "
+                "they have no AUC and must be left out (check both classes before calling "
+                "roc_auc_score)") from e
+        except Exception as e:  # noqa: BLE001
+            raise ExerciseError(f"group_auc(users, labels, scores) should return (gAUC, n_users); "
+                                f"it raised {type(e).__name__}: {e}") from e
+        if not np.isfinite(got):
+            raise ExerciseError(
+                f"your gAUC is {got}: users whose samples are all one class have no AUC; leave "
+                "them out instead of averaging a nan")
+        if n_got != n_want:
+            raise ExerciseError(f"n_users is {n_got}, expected {n_want}: count the users that "
+                                "have both positives and negatives (the ones that have an AUC)")
+        if abs(got - want) > 1e-9:
+            pooled = roc_auc_score(labels, scores)
+            uniq = [u for u in np.unique(users) if 0 < labels[users == u].sum() < (users == u).sum()]
+            flat = np.mean([roc_auc_score(labels[users == u], scores[users == u]) for u in uniq])
+            if abs(got - pooled) < 1e-9:
+                hint = (" That is the AUC of all samples pooled; compute one AUC per user, then "
+                        "average.")
+            elif abs(got - flat) < 1e-9:
+                hint = (" That is the plain mean of the users' AUCs; weight each by the user's "
+                        "number of samples (impressions).")
+            else:
+                hint = " Ties count one half (roc_auc_score does that)."
+            raise ExerciseError(f"your gAUC is {got:.4f}, expected {want:.4f}.{hint}")
+    return passed(f"{n_want} of 30 users have an AUC; their weighted mean is {want:.3f}")
