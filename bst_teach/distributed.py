@@ -14,7 +14,7 @@ What the trainer (:mod:`bst_teach.train`) adds around it, with the helpers here:
   gathered (:func:`gather_rows`), so AUC and log-loss are computed once over exactly the split's
   rows, no padded duplicates, with the same numbers on every rank;
 * **early stopping**: rank 0 decides and broadcasts the decision (:func:`agree`);
-* **files**: checkpoints and JSON are written by rank 0 only (:attr:`Context.is_main`);
+* **files**: checkpoints and JSON are written by rank 0 only (``Context.is_main``);
 * **BatchNorm** is converted to ``SyncBatchNorm`` on GPUs (statistics over the global batch);
   LayerNorm normalises each token alone and needs no synchronisation.
 

@@ -294,8 +294,9 @@ def build_dataset(data: Interactions, max_len: int = 20, val_frac: float = 0.1,
     history is that user's previous (strictly earlier) up-to-``max_len`` events.
 
     ``negatives = k > 0`` (a log of positives only): each event also gets ``k`` negative samples,
-    items the user had not touched by then, drawn by :func:`~bst_teach.data.negatives.
-    sample_negatives` (``negative_sampling`` "uniform" or "popularity", ``negative_seed``); a
+    items the user had not touched by then, drawn by
+    :func:`~bst_teach.data.negatives.sample_negatives` (``negative_sampling`` "uniform" or
+    "popularity", ``negative_seed``); a
     negative has its positive's user, time, context and history, and never enters a history.
 
     Split: chronological on the target's timestamp (see :func:`chronological_cutoffs`).  Item,
