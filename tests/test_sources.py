@@ -13,8 +13,8 @@ CHAPTERS = sorted(p.stem for p in (BOOK / "src").glob("*.py"))
 
 
 def test_every_chapter_has_a_source():
-    assert len(CHAPTERS) == 9, CHAPTERS
-    assert {p.stem for p in BOOK.glob("0*.ipynb")} == set(CHAPTERS)
+    assert len(CHAPTERS) == 10, CHAPTERS
+    assert {p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb")} == set(CHAPTERS)
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
