@@ -28,6 +28,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 REQUIREMENTS = "requirements-notebooks.txt"
 RESULTS = ROOT / "bench" / "results" / "results.json"
 RECORDS = ROOT / "results"
+SCALING = ROOT / "bench" / "results" / "scaling.json"
 
 
 def build_wheel(dest: Path) -> Path:
@@ -43,6 +44,8 @@ def build_wheel(dest: Path) -> Path:
         (src / "bst_teach" / "_shipped").mkdir()
         if RESULTS.is_file():
             shutil.copy2(RESULTS, src / "bst_teach" / "_shipped" / "bench_results.json")
+        if SCALING.is_file():  # what the "Scaling up" appendix reads
+            shutil.copy2(SCALING, src / "bst_teach" / "_shipped" / "scaling.json")
         if RECORDS.is_dir():  # the experiment records chapters 4, 5, 7, 8 read
             shutil.copytree(RECORDS, src / "bst_teach" / "_shipped" / "results",
                             ignore=shutil.ignore_patterns("*.tmp", "*.part"))
