@@ -48,6 +48,8 @@ CASES = {
                                  lambda ts, vf, tf: (np.arange(len(ts)),) * 3),
     "ch08.bootstrap_auc": (ch08.check_bootstrap_auc, ch08.reference_bootstrap_auc_ci,
                            lambda y, p, n_boot=1000, alpha=0.05, seed=0: (0.0, 0.1)),
+    "ch08.group_auc": (ch08.check_group_auc, ch08.reference_group_auc,
+                       lambda u, y, p: (0.5, len(np.unique(u)))),
 }
 
 
