@@ -95,6 +95,11 @@ def _add_data_args(p) -> None:
                    "--protocol next-item: default 1)")
     p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform",
                    help="draw negatives uniformly or by training-period popularity")
+    p.add_argument("--stream", action="store_true",
+                   help="csv: cut the log into shards on disk and train one shard at a time, "
+                   "for logs larger than memory (bst_teach.data.stream)")
+    p.add_argument("--shard-dir", help="with --stream: the shards' folder (default: in the cache, "
+                   "reused while the files are unchanged)")
 
 
 def _add_experiment_args(t) -> None:
@@ -135,6 +140,7 @@ ONLY_WITH = {
     "data_dir": ("data", MOVIELENS), "download": ("data", MOVIELENS),
     "positive_threshold": ("data", (*MOVIELENS, "csv")), "protocol": ("data", ("ml-100k",)),
     "negatives": ("data", ("ml-100k", "csv")),
+    "stream": ("data", ("csv",)),
     "blocks": ("model", ("bst",)), "heads": ("model", ("bst",)), "position": ("model", ("bst",)),
     "norm": ("model", ("bst",)), "din_time": ("model", ("din",)),
 }
@@ -193,6 +199,14 @@ def _validate_data(args, given: set[str]) -> None:
         if dest in given and hasattr(args, dest) and getattr(args, on) not in allowed:
             raise ValueError(f"{_flag(dest)} applies to --{on} {' or '.join(allowed)} only, not "
                              f"--{on} {getattr(args, on)} (it would be ignored)")
+    if "shard_dir" in given and not args.stream:
+        raise ValueError("--shard-dir applies with --stream only (it would be ignored)")
+    if args.stream:
+        not_here = [f for f in ("negatives", "protocol", "shuffle_test") if f in given]
+        if not_here or distributed_launch():
+            raise ValueError(f"--stream trains in one process from labelled events; "
+                             f"{_flag(not_here[0]) if not_here else 'torchrun'} needs the "
+                             f"data in memory (drop --stream)")
     if args.positive_threshold is not None and not math.isfinite(args.positive_threshold):
         raise ValueError(f"--positive-threshold must be a finite number, got "
                          f"{args.positive_threshold}")
@@ -204,6 +218,11 @@ def _validate_data(args, given: set[str]) -> None:
         raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
     from .device import resolve_device
     resolve_device(args.device)  # a device that is not there: refused before any work
+
+
+def distributed_launch() -> bool:
+    from .distributed import launched_by_torchrun
+    return launched_by_torchrun()
 
 
 def _flag(dest: str) -> str:
@@ -236,6 +255,8 @@ def _train(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.stream:
+        return _train_stream(args)
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download,
@@ -245,10 +266,7 @@ def _train(args) -> dict:
     if data.schema.max_len < args.max_len:
         print(f"note: --max-len {args.max_len} capped at {data.schema.max_len}, the longest "
               f"history in the data", file=sys.stderr)
-    config = {"wdl": {}, "din": {"time_features": args.din_time},
-              "bst": {"blocks": args.blocks, "heads": args.heads, "position": args.position,
-                      "norm": args.norm}}[args.model]
-    config.update(_model_overrides(args))
+    config = _model_config(args)
     try:
         result = fit(args.model, data, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                                 lr=args.lr, seed=args.seed,
@@ -273,6 +291,46 @@ def _train(args) -> dict:
     return report
 
 
+def _model_config(args) -> dict:
+    config = {"wdl": {}, "din": {"time_features": args.din_time},
+              "bst": {"blocks": args.blocks, "heads": args.heads, "position": args.position,
+                      "norm": args.norm}}[args.model]
+    return {**config, **_model_overrides(args)}
+
+
+def _shards(args, max_len: int, time_scheme: str):
+    from .data.stream import build_shards
+    return build_shards(args.interactions, folder=args.shard_dir, items=args.items,
+                        users=args.users, positive_threshold=args.positive_threshold,
+                        max_len=max_len, time_scheme=time_scheme, progress=not args.json)
+
+
+def _train_stream(args) -> dict:
+    """``train --stream``: shards on disk (bst_teach.data.stream), one shard at a time."""
+    from .checkpoint import save_checkpoint
+    from .streaming import fit_sharded
+    from .train import TrainConfig
+
+    if args.interactions is None:
+        raise ValueError("--data csv needs --interactions FILE")
+    data = _shards(args, args.max_len, args.time_scheme)
+    config = _model_config(args)
+    result = fit_sharded(args.model, data, TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        patience=args.patience, min_epochs=args.min_epochs, progress=not args.json,
+        device=args.device, **_train_overrides(args)), **config)
+    report = _finite({**result.summary(), "data": args.data, "config": config, "seed": args.seed,
+                      "stream": True, "shards": len(data), "shard_dir": str(data.folder),
+                      **{f"n_{s}": data.n_samples(s) for s in ("train", "val", "test")},
+                      "threads": torch.get_num_threads(),
+                      "device": str(next(result.model.parameters()).device), "world_size": 1,
+                      "history": result.history, "max_len": data.schema.max_len,
+                      "time_scheme": args.time_scheme})
+    if args.save:
+        save_checkpoint(result.model, args.save)
+    return report
+
+
 def _evaluate(args) -> dict:
     """Score the checkpoint on the validation and test splits of the data that ``args`` names.
 
@@ -291,6 +349,8 @@ def _evaluate(args) -> dict:
     max_len = args.max_len or schema.max_len
     scheme = args.time_scheme or next(
         (s for s in ("calendar", "log") if n_time_buckets(s) == schema.n_time_buckets), "calendar")
+    if args.stream:
+        return _evaluate_stream(args, max_len, scheme)
     data = load_dataset(args.data, max_len=max_len, seed=args.data_seed, data_dir=args.data_dir,
                         interactions=args.interactions, items=args.items, users=args.users,
                         positive_threshold=args.positive_threshold, download=args.download,
@@ -316,6 +376,28 @@ def _evaluate(args) -> dict:
                     "n_val": len(data.val), "n_test": len(data.test),
                     "max_len": data.schema.max_len, "time_scheme": scheme,
                     "data_fingerprint": data_fingerprint(data)})
+
+
+def _evaluate_stream(args, max_len: int, scheme: str) -> dict:
+    """``evaluate --stream``: the checkpoint scored shard by shard on the shards of the CSV."""
+    from .checkpoint import load_checkpoint
+    from .device import resolve_device
+    from .streaming import evaluate_sharded
+
+    data = _shards(args, max_len, scheme)
+    model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
+    if data.schema != model.schema:
+        raise ValueError(f"the data (--interactions {args.interactions}, max_len "
+                         f"{data.schema.max_len}, time scheme {scheme}) is not the data "
+                         f"{args.checkpoint} was trained on: its schema (vocabulary sizes, "
+                         f"features, max_len) differs")
+    val, test = (evaluate_sharded(model, data, s) for s in ("val", "test"))
+    return _finite({"model": model.name, "checkpoint": str(args.checkpoint), "data": args.data,
+                    "stream": True, "test_auc": test["auc"], "test_logloss": test["logloss"],
+                    "test_gauc": test["gauc"], "test_gauc_users": test["gauc_users"],
+                    "val_auc": val["auc"], "val_logloss": val["logloss"], "val_gauc": val["gauc"],
+                    "n_val": data.n_samples("val"), "n_test": data.n_samples("test"),
+                    "max_len": data.schema.max_len, "time_scheme": scheme})
 
 
 def _model_overrides(args) -> dict:

@@ -35,6 +35,7 @@ skipped.
 """
 from __future__ import annotations
 
+import contextlib
 import csv as _csv
 import itertools
 import re
@@ -79,16 +80,21 @@ class _Ragged(Exception):
         self.line, self.expected, self.found = line, expected, found
 
 
-def _read_strings(path, nrows: int | None = None) -> _Table:
-    """Read ``path`` (its first ``nrows`` lines if given) without interpreting any value."""
-    file, path = str(path), Path(path)
+_READ = dict(header=None, dtype=str, keep_default_na=False, index_col=False,
+             skip_blank_lines=False, encoding="utf-8-sig")  # every value as written
+
+
+def _check_path(path: Path, file: str) -> None:
     if path.is_dir():
         raise DataError("is a folder, not a CSV file", file=file)
     if not path.exists():
         raise DataError("file not found", file=file)
+
+
+def _reading_errors(file: str):
+    """Turn pandas' and the OS's reading errors into :class:`DataError` (or :class:`_Ragged`)."""
     try:
-        raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, index_col=False,
-                          skip_blank_lines=False, encoding="utf-8-sig", nrows=nrows)
+        yield
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty: it needs a header line naming its columns",
                         file=file) from None
@@ -106,17 +112,64 @@ def _read_strings(path, nrows: int | None = None) -> _Table:
     except OSError as e:
         raise DataError(f"cannot be read ({e.strerror or e})", file=file) from None
 
-    raw = raw.apply(lambda col: col.str.strip())  # missing trailing fields read as ''
-    header = raw.iloc[0].tolist()
+
+_reading_errors = contextlib.contextmanager(_reading_errors)
+
+
+def _header(raw: pd.DataFrame, file: str) -> list[str]:
+    header = raw.iloc[0].str.strip().tolist()
     for j, name in enumerate(header):
         if name == "":
             raise DataError(f"column {j + 1} of the header has no name", file=file, line=1)
         if name in header[:j]:
             raise DataError(f"column {name!r} appears twice in the header", file=file, line=1)
-    data = raw.iloc[1:].set_axis(header, axis=1)
-    lines = np.arange(2, len(raw) + 1)
-    filled = (data != "").any(axis=1).to_numpy()  # drop blank lines
+    return header
+
+
+def _table(path: Path, file: str, header: list[str], rows: pd.DataFrame, first_line: int) -> _Table:
+    """The rows (header excluded) read from ``first_line`` on, stripped, blank lines dropped."""
+    data = rows.apply(lambda col: col.str.strip()).set_axis(header, axis=1)  # '' if missing
+    lines = np.arange(first_line, first_line + len(rows))
+    filled = (data != "").any(axis=1).to_numpy()
     return _Table(path, file, header, data[filled].reset_index(drop=True), lines[filled])
+
+
+def _read_strings(path, nrows: int | None = None) -> _Table:
+    """Read ``path`` (its first ``nrows`` lines if given) without interpreting any value."""
+    file, path = str(path), Path(path)
+    _check_path(path, file)
+    with _reading_errors(file):
+        raw = pd.read_csv(path, nrows=nrows, **_READ)
+    return _table(path, file, _header(raw, file), raw.iloc[1:], 2)
+
+
+def read_chunks(path, chunk_rows: int = 200_000):
+    """Yield the file as :class:`_Table` chunks of about ``chunk_rows`` lines, with their true
+    line numbers, holding one chunk in memory at a time (:mod:`bst_teach.data.stream`).
+
+    A line with more fields than the header: the lines before it are yielded first (so a bad
+    value there is reported first, as :func:`load_csv` does), then :class:`DataError`."""
+    file, path = str(path), Path(path)
+    _check_path(path, file)
+    header, first = None, 1  # `first`: the first line not yielded yet
+    try:
+        with _reading_errors(file):
+            for raw in pd.read_csv(path, chunksize=chunk_rows, **_READ):
+                if header is None:
+                    header, raw, first = _header(raw, file), raw.iloc[1:], 2
+                yield _table(path, file, header, raw, first)
+                first += len(raw)
+    except _Ragged as r:
+        with _reading_errors(file):
+            if header is None:
+                header, first = _header(pd.read_csv(path, nrows=1, **_READ), file), 2
+            rows = pd.read_csv(path, skiprows=range(1, first - 1), nrows=r.line - first + 1,
+                               **_READ).iloc[1:]
+        yield _table(path, file, header, rows, first)
+        raise DataError(f"expected {r.expected} fields like the header, found {r.found}",
+                        file=file, line=r.line) from None
+    if header is None:
+        raise DataError("the file is empty: it needs a header line naming its columns", file=file)
 
 
 def _fields_on_line(path: Path, line: int) -> int:

@@ -417,15 +417,12 @@ def build_dataset_chunked(data: Interactions, max_len: int = 20, val_frac: float
     # --- pass 1: vocabularies, from the union of each chunk's training-period values -----------
     item_vocab = Vocabulary.fit(ev.loc[is_train, "item_id"])
     cat_vocab = Vocabulary.fit(p.items["category"].astype(str))
-    seen, groups = {}, {}
+    seen = {}
     for a, b in chunks:
-        part = ev.iloc[a:b]
-        for name, group, raw in _feature_columns(part, p, _raw_category(part, p.items),
-                                                 cross_with_category, use_user_id):
-            seen.setdefault(name, set()).update(np.asarray(raw)[is_train[a:b]])
-            groups[name] = group
-    vocabs = {name: Vocabulary.fit(values) for name, values in seen.items()}
-    features = [Feature(name, groups[name], len(v)) for name, v in vocabs.items()]
+        add_training_values(seen, ev.iloc[a:b], is_train[a:b], p, cross_with_category,
+                            use_user_id)
+    vocabs = {name: Vocabulary.fit(values) for name, (_, values) in seen.items()}
+    features = [Feature(name, seen[name][0], len(v)) for name, v in vocabs.items()]
     user_vocab = Vocabulary.fit(ev["user_id"])
 
     # --- where each event's sample goes: split k, row dest[r] of it -------------------------------
@@ -438,30 +435,69 @@ def build_dataset_chunked(data: Interactions, max_len: int = 20, val_frac: float
     out = [_empty_samples(int(n), len(features), max_len) for n in sizes]
 
     # --- pass 2: encode and write each chunk's samples ----------------------------------------------
+    enc = Encoders(item_vocab, cat_vocab, user_vocab, vocabs)
     for a, b in chunks:
-        part = ev.iloc[a:b]
-        raw_cat = _raw_category(part, p.items)
-        item_idx = item_vocab.encode(part["item_id"].tolist())
-        cat_idx = cat_vocab.encode(raw_cat.tolist())
-        t = ts[a:b]
-        sparse = np.empty((b - a, len(features)), dtype=np.int64)
-        for j, (name, _, raw) in enumerate(_feature_columns(part, p, raw_cat,
-                                                            cross_with_category, use_user_id)):
-            sparse[:, j] = vocabs[name].encode(list(raw))
-        rows = history_rows(part["user_id"].to_numpy(), t, max_len)
-        valid = rows >= 0
-        safe = np.where(valid, rows, 0)
-        chunk = {"sparse": sparse, "target_item": item_idx, "target_cat": cat_idx,
-                 "hist_item": np.where(valid, item_idx[safe], PAD),
-                 "hist_cat": np.where(valid, cat_idx[safe], PAD),
-                 "hist_gap": np.where(valid, t[:, None] - t[safe], 0).astype(np.float64),
-                 "timestamp": t, "user": user_vocab.encode(part["user_id"].tolist()),
-                 "label": part["label"].to_numpy().astype(np.float32)}
+        chunk = with_histories(encode_events(ev.iloc[a:b], p, enc, cross_with_category,
+                                             use_user_id), max_len)
         for k in range(3):
             mine = split[a:b] == k
             for name, values in chunk.items():
                 getattr(out[k], name)[dest[a:b][mine]] = values[mine]
     return _make_dataset(data, p, features, item_vocab, cat_vocab, time_scheme, *out)
+
+
+def add_training_values(seen: dict, part: pd.DataFrame, is_train: np.ndarray, p: _Prepared,
+                        cross_with_category, use_user_id: bool) -> None:
+    """Add the training-period values of every sparse feature of ``part`` (events of whole
+    users) to ``seen``: name -> (group, set of raw values), in schema order."""
+    for name, group, raw in _feature_columns(part, p, _raw_category(part, p.items),
+                                             cross_with_category, use_user_id):
+        seen.setdefault(name, (group, set()))[1].update(np.asarray(raw)[is_train])
+
+
+@dataclass
+class Encoders:
+    """The vocabularies a log's samples are encoded with, fitted on its training period (the
+    sparse features' in schema order)."""
+
+    item: Vocabulary
+    category: Vocabulary
+    user: Vocabulary
+    features: dict[str, Vocabulary]
+
+
+def encode_events(part: pd.DataFrame, p: _Prepared, enc: Encoders, cross_with_category,
+                  use_user_id: bool) -> dict[str, np.ndarray]:
+    """The per-event fields of the samples of ``part`` (events of whole users, sorted by user,
+    then time): ``sparse`` (n, F), ``target_item``, ``target_cat``, ``timestamp``, ``user``,
+    ``label`` (n,)."""
+    raw_cat = _raw_category(part, p.items)
+    sparse = np.empty((len(part), len(enc.features)), dtype=np.int64)
+    for j, (name, _, raw) in enumerate(_feature_columns(part, p, raw_cat, cross_with_category,
+                                                        use_user_id)):
+        sparse[:, j] = enc.features[name].encode(list(raw))
+    return {"sparse": sparse, "target_item": enc.item.encode(part["item_id"].tolist()),
+            "target_cat": enc.category.encode(raw_cat.tolist()),
+            "timestamp": part["timestamp"].to_numpy().astype(np.int64),
+            "user": enc.user.encode(part["user_id"].tolist()),
+            "label": part["label"].to_numpy().astype(np.float32)}
+
+
+def with_histories(events: dict[str, np.ndarray], max_len: int,
+                   keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """:func:`encode_events`'s fields plus each event's history (``hist_item``, ``hist_cat``,
+    ``hist_gap``, (n, L)) from the earlier events of its user among them: every field of
+    :class:`Samples`, one row per event, or per event where the (n,) mask ``keep`` is True."""
+    t, item, cat = events["timestamp"], events["target_item"], events["target_cat"]
+    rows = history_rows(events["user"], t, max_len)
+    if keep is not None:
+        rows, events = rows[keep], {k: v[keep] for k, v in events.items()}
+    valid = rows >= 0
+    safe = np.where(valid, rows, 0)
+    return {**events, "hist_item": np.where(valid, item[safe], PAD),
+            "hist_cat": np.where(valid, cat[safe], PAD),
+            "hist_gap": np.where(valid, events["timestamp"][:, None] - t[safe], 0
+                                 ).astype(np.float64)}
 
 
 def _empty_samples(n: int, n_features: int, max_len: int) -> Samples:
