@@ -11,7 +11,9 @@ not open ``../bench/results/results.json``.  :func:`bench_results_path` answers,
 
 :func:`scaling_results_path` does the same for the measurements of the "Scaling up" appendix
 (``bench/results/scaling.json``, written by ``bench/scaling.py``): ``BST_TEACH_SCALING_RESULTS``,
-then the repository's file, then ``bst_teach/_shipped/scaling.json`` if a wheel carries one.
+then the repository's file, then ``bst_teach/_shipped/scaling.json`` if a wheel carries one;
+:func:`memory_results_path` for ``bench/results/memory_scaling.json`` (``bench/memory_scaling.py``,
+``BST_TEACH_MEMORY_RESULTS``, ``bst_teach/_shipped/memory_scaling.json``).
 """
 from __future__ import annotations
 
@@ -26,21 +28,30 @@ SHIPPED_RESULTS = PACKAGE_DIR / "_shipped" / "bench_results.json"
 SCALING_ENV_VAR = "BST_TEACH_SCALING_RESULTS"
 REPO_SCALING = PACKAGE_DIR.parent / "bench" / "results" / "scaling.json"
 SHIPPED_SCALING = PACKAGE_DIR / "_shipped" / "scaling.json"
+MEMORY_ENV_VAR = "BST_TEACH_MEMORY_RESULTS"
+REPO_MEMORY = PACKAGE_DIR.parent / "bench" / "results" / "memory_scaling.json"
+SHIPPED_MEMORY = PACKAGE_DIR / "_shipped" / "memory_scaling.json"
+
+
+def _find(env_var: str, candidates: tuple[Path, ...], missing: str) -> Path:
+    """``$env_var`` if set (it must name a file), else the first of ``candidates`` that exists."""
+    env = os.environ.get(env_var)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{env_var}={env}: no such file")
+        return path
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(missing)
 
 
 def bench_results_path() -> Path:
     """The benchmark results file the performance appendix reads (see the module docstring)."""
-    env = os.environ.get(BENCH_ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{BENCH_ENV_VAR}={env}: no such file")
-        return path
-    for path in (REPO_RESULTS, SHIPPED_RESULTS):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no benchmark results: set {BENCH_ENV_VAR} to a results.json "
-                            f"(the book offers one for download), or run bench/run.py")
+    return _find(BENCH_ENV_VAR, (REPO_RESULTS, SHIPPED_RESULTS),
+                 f"no benchmark results: set {BENCH_ENV_VAR} to a results.json (the book offers "
+                 f"one for download), or run bench/run.py")
 
 
 def bench_results() -> dict:
@@ -50,20 +61,25 @@ def bench_results() -> dict:
 
 def scaling_results_path() -> Path:
     """The one-process-against-two measurements the "Scaling up" appendix reads."""
-    env = os.environ.get(SCALING_ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{SCALING_ENV_VAR}={env}: no such file")
-        return path
-    for path in (REPO_SCALING, SHIPPED_SCALING):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no scaling measurements: set {SCALING_ENV_VAR} to a scaling.json, "
-                            f"or run bench/scaling.py in a checkout of the repository")
+    return _find(SCALING_ENV_VAR, (REPO_SCALING, SHIPPED_SCALING),
+                 f"no scaling measurements: set {SCALING_ENV_VAR} to a scaling.json, or run "
+                 f"bench/scaling.py in a checkout of the repository")
 
 
 def scaling_results() -> dict:
     """The parsed ``scaling.json``: ``meta`` (date, CPU, torch, commands, load) and ``runs``
     (one row per training: processes, seed, test_auc, test_gauc, epochs, throughput, memory)."""
     return json.loads(scaling_results_path().read_text(encoding="utf-8"))
+
+
+def memory_results_path() -> Path:
+    """The memory measurements of building and training on large logs ("Scaling up")."""
+    return _find(MEMORY_ENV_VAR, (REPO_MEMORY, SHIPPED_MEMORY),
+                 f"no memory measurements: set {MEMORY_ENV_VAR} to a memory_scaling.json, or "
+                 f"run bench/memory_scaling.py in a checkout of the repository")
+
+
+def memory_results() -> dict:
+    """The parsed ``memory_scaling.json``: ``meta`` (date, CPU, command, load) and ``runs`` (one
+    row per rows x builder: seconds and peak resident memory of building and of training)."""
+    return json.loads(memory_results_path().read_text(encoding="utf-8"))

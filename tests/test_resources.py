@@ -43,3 +43,24 @@ def test_cache_outside_a_checkout_goes_to_the_user_cache(tmp_path, monkeypatch):
     assert experiments.cache_dir() == tmp_path / "bst-teach"
     monkeypatch.setenv("BST_TEACH_CACHE", str(tmp_path / "c"))
     assert experiments.cache_dir() == tmp_path / "c"
+
+
+@pytest.mark.parametrize("var,repo,shipped,find", [
+    ("SCALING_ENV_VAR", "REPO_SCALING", "SHIPPED_SCALING", "scaling_results_path"),
+    ("MEMORY_ENV_VAR", "REPO_MEMORY", "SHIPPED_MEMORY", "memory_results_path"),
+])
+def test_appendix_measurements_are_found_like_the_bench_results(tmp_path, monkeypatch, var, repo,
+                                                                shipped, find):
+    find = getattr(resources, find)
+    monkeypatch.delenv(getattr(resources, var), raising=False)
+    monkeypatch.setattr(resources, repo, tmp_path / "repo.json")
+    monkeypatch.setattr(resources, shipped, tmp_path / "shipped.json")
+    with pytest.raises(FileNotFoundError, match=f"set {getattr(resources, var)}"):
+        find()
+    (tmp_path / "shipped.json").write_text("{}")
+    assert find() == tmp_path / "shipped.json"
+    (tmp_path / "repo.json").write_text("{}")
+    assert find() == tmp_path / "repo.json"
+    monkeypatch.setenv(getattr(resources, var), str(tmp_path / "nowhere.json"))
+    with pytest.raises(FileNotFoundError, match="nowhere.json: no such file"):
+        find()

@@ -29,6 +29,7 @@ REQUIREMENTS = "requirements-notebooks.txt"
 RESULTS = ROOT / "bench" / "results" / "results.json"
 RECORDS = ROOT / "results"
 SCALING = ROOT / "bench" / "results" / "scaling.json"
+MEMORY = ROOT / "bench" / "results" / "memory_scaling.json"
 
 
 def build_wheel(dest: Path) -> Path:
@@ -46,6 +47,8 @@ def build_wheel(dest: Path) -> Path:
             shutil.copy2(RESULTS, src / "bst_teach" / "_shipped" / "bench_results.json")
         if SCALING.is_file():  # what the "Scaling up" appendix reads
             shutil.copy2(SCALING, src / "bst_teach" / "_shipped" / "scaling.json")
+        if MEMORY.is_file():  # and its logs-larger-than-memory section
+            shutil.copy2(MEMORY, src / "bst_teach" / "_shipped" / "memory_scaling.json")
         if RECORDS.is_dir():  # the experiment records chapters 4, 5, 7, 8 read
             shutil.copytree(RECORDS, src / "bst_teach" / "_shipped" / "results",
                             ignore=shutil.ignore_patterns("*.tmp", "*.part"))

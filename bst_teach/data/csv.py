@@ -337,7 +337,7 @@ def load_csv(interactions, items=None, users=None, positive_threshold=None,
         item_table = pd.DataFrame({"item_id": used, "category": UNKNOWN})
     else:
         item_table = _parse(items, _items)
-        absent = used[~np.isin(used, item_table["item_id"].to_numpy())]
+        absent = used[~pd.Index(used).isin(item_table["item_id"])]  # hashed, not O(n m)
         if len(absent):
             extra = pd.DataFrame({c: UNKNOWN for c in item_table.columns},
                                  index=range(len(absent)))

@@ -86,7 +86,7 @@ class ShardedDataset:
         return Samples(**with_histories(events, self.schema.max_len, keep))
 
     def tensors(self, shard: int, split: str) -> dict[str, torch.Tensor]:
-        """The model batch of :meth:`samples` (see :meth:`Samples.tensors`)."""
+        """The model batch of :meth:`samples` (see :meth:`~bst_teach.data.samples.Samples.tensors`)."""
         return self.samples(shard, split).tensors(self.time_scheme)
 
     @classmethod
@@ -278,7 +278,7 @@ def _item_table(items, item_ids: np.ndarray) -> pd.DataFrame:
     if items is None:
         return pd.DataFrame({"category": UNKNOWN}, index=pd.Index(item_ids, name="item_id"))
     table = _parse(items, _items)
-    absent = item_ids[~np.isin(item_ids, table["item_id"].to_numpy())]
+    absent = item_ids[~pd.Index(item_ids).isin(table["item_id"])]
     extra = pd.DataFrame({c: UNKNOWN for c in table.columns}, index=range(len(absent)))
     extra["item_id"] = absent
     return pd.concat([table, extra], ignore_index=True).set_index("item_id")
