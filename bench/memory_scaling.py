@@ -122,7 +122,7 @@ def measure(paths: dict[str, Path], builder: str, max_len: int, train: bool,
                         str(shard_dir)], capture_output=True, text=True, env=env)
     if r.returncode:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
-        return {"error": last}
+        return {"error": last.split("DataError: ", 1)[-1]}  # the message, without the class
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 

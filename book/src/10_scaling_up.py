@@ -11,14 +11,14 @@
 # ---
 
 # %% [markdown]
-# # Appendix: scaling up: more processes, a GPU, several machines
+# # Appendix: scaling up: more processes, a GPU, several machines, logs larger than memory
 #
 # Everything in this book trains in one process on a laptop-sized CPU. The same trainer also runs
 # *data parallel*: several processes, each with a full copy of the model, each working on its own
 # share of every epoch's batches, kept in step by PyTorch's DistributedDataParallel (DDP)
 # {cite}`li2020ddp,pytorch_ddp_docs`. This appendix says what changes when one process becomes
-# N, measures one process against two on MovieLens-100K, and shows the commands for a GPU and for
-# several machines.
+# N, measures one process against two on MovieLens-100K, shows the commands for a GPU and for
+# several machines, and trains on a log of events too large to hold in memory.
 #
 # **What you'll learn**
 #
@@ -30,12 +30,16 @@
 # - why {term}`LayerNorm` needs no synchronisation between processes and {term}`BatchNorm` does;
 # - what two processes measured against one on a 2-core CPU: {term}`AUC`, {term}`gAUC`,
 #   throughput and memory;
-# - how to launch the same training on GPUs and on several machines with `torchrun`.
+# - how to launch the same training on GPUs and on several machines with `torchrun`;
+# - how a log of ten million events trains in the memory of a log of one million: shards of
+#   whole users on disk, one shard at a time.
 #
-# As in the performance appendix, the numbers here are **read from a file**, not measured while
+# As in the performance appendix, the numbers here are **read from files**, not measured while
 # the page runs: `bench/results/scaling.json`, written by `bench/scaling.py` in the repository
 # (read with `bst_teach.resources.scaling_results()`; set `BST_TEACH_SCALING_RESULTS` to a copy
-# of the file to run this page elsewhere). Nothing on this page is trained.
+# of the file to run this page elsewhere), and `bench/results/memory_scaling.json`, written by
+# `bench/memory_scaling.py` (`bst_teach.resources.memory_results()`,
+# `BST_TEACH_MEMORY_RESULTS`). Nothing on this page is trained.
 
 # %%
 # %matplotlib inline
@@ -44,7 +48,7 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from bst_teach.resources import scaling_results
+from bst_teach.resources import memory_results, scaling_results
 from bst_teach.results import t_interval
 
 res = scaling_results()
@@ -307,6 +311,176 @@ for name, value in [("d_auc", d_auc[0]), ("d_auc_lo", d_auc[1]), ("d_auc_hi", d_
 # several machines are slower than one; they pay off for models and data sets that do not fit
 # in, or take too long on, a single machine.
 #
+# ## Logs larger than memory
+#
+# Everything above, one process or N, holds the whole data set in every process. The samples are
+# the big part: a sample carries its history, L item ids, L category ids and L time gaps, about
+# 500 bytes at L = 20, so ten million events become about 5 GB of samples before any model
+# exists, plus the strings of the raw log while it is read. `build_dataset` refuses a request
+# above `MAX_HISTORY_CELLS` (50 million history slots) with an estimate, rather than running
+# out of memory after minutes of work. A shop's click log, MovieLens-20M or the Taobao
+# UserBehavior data set is far beyond that.
+#
+# `python -m bst_teach train --data csv --interactions log.csv --stream` takes another route
+# (`bst_teach/data/stream.py`, `bst_teach/streaming.py`):
+#
+# 1. **Shards of whole users.** The CSV is read in chunks of 200,000 lines, each chunk checked as
+#    `load_csv` checks the whole file (a bad value stops the run with its file, line, column and
+#    value), its ids turned into integer codes and every row appended to the file of its user's
+#    shard (the user's code modulo the number of shards, chosen for about 200,000 events each).
+#    A user's events all land in one shard, so every history can be built from one shard.
+# 2. **The split, exactly.** The chronological cutoffs are order statistics of all timestamps;
+#    they are found without sorting them all, by counting timestamps into 65,536 bins,
+#    keeping the bin that holds the wanted rank and counting again inside it.
+# 3. **Vocabularies from the training period,** collected shard by shard, as the chunked builder
+#    of MovieLens-1M and 20M does.
+# 4. **Encoded events, not samples, on disk.** Each shard is stored as one row of integers per
+#    event, about 100 bytes. The samples (with their histories) of a shard are built when the
+#    trainer asks for them, in a few vectorised NumPy operations.
+#
+# Training then visits the shards in a new random order every epoch and shuffles the samples
+# within each shard. Because users are spread over the shards at random, a batch is still a
+# random draw of users; it is not a draw from the whole split, as in `train`. Evaluation scores
+# the validation or test split shard by shard and keeps one probability, label and user per
+# sample (16 bytes) for the exact AUC and gAUC. The samples are exactly those of the in-memory
+# builder, only grouped by shard; the cell below builds a small generated log both ways and
+# compares every array (`tests/test_stream.py` does so for many more settings).
+
+# %%
+import tempfile
+from pathlib import Path
+
+from bst_teach.data import build_dataset, load_csv
+from bst_teach.data.samples import Samples
+from bst_teach.data.stream import build_shards
+
+rng = np.random.default_rng(0)
+with tempfile.TemporaryDirectory() as tmp:
+    log_csv = Path(tmp) / "log.csv"
+    pd.DataFrame({"user_id": rng.integers(0, 300, 20_000), "item_id": rng.integers(0, 500, 20_000),
+                  "timestamp": 1_700_000_000 + rng.integers(0, 90 * 86400, 20_000),
+                  "label": rng.integers(0, 2, 20_000)}).to_csv(log_csv, index=False)
+    in_memory = build_dataset(load_csv(log_csv))
+    sharded = build_shards(log_csv, folder=Path(tmp) / "shards", shard_rows=5_000, progress=False)
+    for split in ("train", "val", "test"):
+        parts = [sharded.samples(i, split) for i in range(len(sharded))]
+        joined = Samples(**{k: np.concatenate([getattr(p, k) for p in parts])
+                            for k in vars(parts[0])})
+        joined = joined.subset(np.lexsort((joined.user, joined.timestamp)))  # in-memory order
+        assert all(np.array_equal(getattr(joined, k), getattr(getattr(in_memory, split), k))
+                   for k in vars(joined))
+print(f"{len(sharded)} shards; train / val / test samples:",
+      " / ".join(f"{sharded.n_samples(s):,}" for s in ("train", "val", "test")),
+      "- identical to build_dataset's")
+
+# %% [markdown]
+# ### Memory: one million events against ten million
+#
+# `bench/memory_scaling.py` writes a log of N events (about 100 per user, 50,000 items, random
+# labels: the point is memory, not a model), then for each way of building runs a fresh Python
+# process that builds the samples and trains the book's BST for one epoch (batch 256, one
+# thread), and reads the process's peak resident memory (`VmHWM` in `/proc/self/status`, reset
+# after building, so the training peak is the training phase's own). The peak includes Python,
+# PyTorch, pandas and everything the process holds.
+
+# %%
+mem = memory_results()
+mmeta, mruns = mem["meta"], pd.DataFrame(mem["runs"])
+print(f"measured {mmeta['date']} on {mmeta['cpus']} CPUs ({mmeta['cpu']}), torch {mmeta['torch']}")
+print("command:", mmeta["command"])
+print("load average (1, 5, 15 min) before:", ", ".join(f"{x:.2f}" for x in mmeta["loadavg_before"]),
+      "| after:", ", ".join(f"{x:.2f}" for x in mmeta["loadavg_after"]))
+refused = mruns["error"].notna() if "error" in mruns else pd.Series(False, index=mruns.index)
+rows = []
+for (_, r), no in zip(mruns.iterrows(), refused):
+    cells = (["refused"] * 4 if no else
+             [f"{r.read_s + r.build_s:.1f}", f"{r.peak_rss_build / 1e9:.2f}", f"{r.train_s:.0f}",
+              f"{r.peak_rss_train / 1e9:.2f}"])
+    rows.append([f"{r.rows:,}", r.builder, *cells])
+print(pd.DataFrame(rows, columns=["events", "builder", "build s", "peak build GB", "train s",
+                                  "peak train GB"]).to_string(index=False))
+for _, r in mruns[refused].iterrows():
+    print(f"\n{r.rows:,} events, {r.builder}: {r.error}")
+
+# %% mystnb={"figure": {"caption": "Peak resident memory of building the samples (left) and of training one epoch on them (right), for one million and ten million generated events: the in-memory builder, the chunked builder, and shards on disk (`--stream`). A cross marks a builder that refused the size before building (it would need more than `MAX_HISTORY_CELLS`).", "name": "fig-10-memory"}}
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+builders = ["in-memory", "chunked", "stream"]
+sizes = sorted(mruns.rows.unique())
+colors_b = {"in-memory": "0.55", "chunked": "tab:orange", "stream": "tab:blue"}
+for ax, col, title in zip(axes, ("peak_rss_build", "peak_rss_train"), ("building", "training")):
+    for j, b in enumerate(builders):
+        for i, n in enumerate(sizes):
+            r = mruns[(mruns.rows == n) & (mruns.builder == b)].iloc[0]
+            x = i + (j - 1) * 0.27
+            if isinstance(r.get("error"), str):
+                ax.scatter([x], [0.1], marker="x", color=colors_b[b], s=50)
+                ax.annotate("refused", (x, 0.1), xytext=(0, 8), textcoords="offset points",
+                            ha="center", fontsize=7, color="0.3", rotation=90)
+            else:
+                ax.bar(x, r[col] / 1e9, 0.25, color=colors_b[b], label=b if i == 0 else None)
+    ax.set_xticks(range(len(sizes)), [f"{n / 1e6:.0f} M events" for n in sizes])
+    ax.set_title(title)
+axes[0].set_ylabel("peak resident memory (GB)")
+axes[1].legend(fontsize=8, loc="upper right")
+fig.tight_layout()
+plt.show()
+
+# %% tags=["hide-input"]
+# Checks for the claims below
+def run(n, b):
+    return mruns[(mruns.rows == n) & (mruns.builder == b)].iloc[0]
+
+
+small, large = sizes[0], sizes[-1]
+assert large >= 10 * small
+assert isinstance(run(large, "in-memory").get("error"), str)  # refused at ten million
+assert isinstance(run(large, "chunked").get("error"), str)
+s_small, s_large = run(small, "stream"), run(large, "stream")
+grow_build = s_large.peak_rss_build / s_small.peak_rss_build
+grow_train = s_large.peak_rss_train / s_small.peak_rss_train
+assert grow_build < 1.5 and grow_train < 1.5  # ten times the events, not ten times the memory
+mem_small = run(small, "in-memory")
+assert s_small.peak_rss_train < 0.5 * mem_small.peak_rss_train
+assert s_small.peak_rss_build < 0.5 * mem_small.peak_rss_build
+for name, value in [("m_small", small / 1e6), ("m_large", large / 1e6),
+                    ("sb_small", s_small.peak_rss_build / 1e9),
+                    ("sb_large", s_large.peak_rss_build / 1e9),
+                    ("st_small", s_small.peak_rss_train / 1e9),
+                    ("st_large", s_large.peak_rss_train / 1e9),
+                    ("grow_build", grow_build), ("grow_train", grow_train),
+                    ("mb_small", mem_small.peak_rss_build / 1e9),
+                    ("mt_small", mem_small.peak_rss_train / 1e9),
+                    ("cb_small", run(small, "chunked").peak_rss_build / 1e9),
+                    ("s_build_large", (s_large.read_s + s_large.build_s) / 60),
+                    ("s_train_large", s_large.train_s / 60),
+                    ("s_train_small", s_small.train_s), ("m_train_small", mem_small.train_s)]:
+    glue(name, float(value), display=False)
+
+# %% [markdown]
+# {numref}`fig-10-memory` and the table: with {glue:text}`m_small:.0f` million events, the
+# in-memory builder peaked at {glue:text}`mb_small:.2f` GB while building and
+# {glue:text}`mt_small:.2f` GB while training; the chunked builder lowers the building peak
+# to {glue:text}`cb_small:.2f` GB but still holds every sample for training. Shards peaked at
+# {glue:text}`sb_small:.2f` GB building and {glue:text}`st_small:.2f` GB training. With
+# {glue:text}`m_large:.0f` million events both in-memory builders refuse before building, and
+# shards peaked at {glue:text}`sb_large:.2f` GB building and {glue:text}`st_large:.2f` GB
+# training: {glue:text}`grow_build:.2f` and {glue:text}`grow_train:.2f` times the peaks of one
+# million events, for ten times the events. What grows is what depends on the number of
+# distinct users and items, not events: the id tables and vocabularies (this generated log has
+# a user per 100 events, so ten times the users), and the 16 bytes per evaluated sample. Time
+# does grow with the events: building ten million took {glue:text}`s_build_large:.1f` minutes
+# and one epoch {glue:text}`s_train_large:.1f` minutes on one thread. One epoch over one
+# million took {glue:text}`s_train_small:.0f` s from shards against {glue:text}`m_train_small:.0f`
+# s in memory; the shards' route does more work per epoch: it reads every shard from disk and
+# builds its histories again, for training and for every evaluation.
+#
+# The bound, then: one CSV chunk, one shard's samples (set by `shard_rows`, about 200,000 events)
+# and the id tables, plus 16 bytes per sample of the split being evaluated. A single user with
+# more events than a shard can hold still needs that memory, since a history never crosses
+# shards. What `--stream` does not do: sampled negatives (they are drawn with the whole log in
+# memory; a log of clicks only must be labelled first) and `torchrun` (one process).
+#
+
 # ## Exercises
 #
 # **1. The same step on two processes.** How would you run two processes so that each optimiser
