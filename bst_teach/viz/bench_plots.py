@@ -20,6 +20,8 @@ SHORT = {
     "bst_shared": "BST, history once",
     "bst2": "BST, 2 blocks",
     "bst2_shared": "BST, 2 blocks, history once",
+    "bst_server": "BST, catalogue precomputed",
+    "bst2_server": "BST, 2 blocks, catalogue precomputed",
     "rechub_bst": "rechub BST, matched",
     "rechub_bst_shipped": "rechub BST, as shipped",
     "rechub_din": "rechub DIN",
@@ -28,11 +30,13 @@ SHORT = {
 }
 
 # (colour, line style, marker): solid = this package (dotted: our BST computing its whole last
-# block, and the reference step in grey), dash-dotted = the history encoded once, dashed = a peer
+# block, and the reference step in grey), dash-dotted = the history encoded once (stars: with
+# the catalogue precomputed), dashed = a peer
 STYLE = {"wdl": ("C0", "-", "o"), "din": ("C1", "-", "o"), "bst": ("C2", "-", "o"),
          "bst_full": ("C2", ":", "o"), "bst_reference": ("C7", ":", "x"),
          "bst_shared": ("C2", "-.", "D"), "bst2": ("C6", "-", "o"),
-         "bst2_shared": ("C6", "-.", "D"), "rechub_bst": ("C3", "--", "s"),
+         "bst2_shared": ("C6", "-.", "D"), "bst_server": ("C2", "-.", "*"),
+         "bst2_server": ("C6", "-.", "*"), "rechub_bst": ("C3", "--", "s"),
          "rechub_bst_shipped": ("C3", "--", "v"), "rechub_din": ("C4", "--", "s"),
          "deepctr_din": ("C5", "--", "^")}
 _DEFAULT_STYLE = ("k", "-", ".")
