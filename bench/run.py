@@ -32,6 +32,12 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
    "increase" is the peak during those steps minus the RSS just before them.  RSS counts the whole
    process (Python, torch, the batches), not tensors alone.
 
+``--device`` (default ``cpu``; ``auto``, ``cuda[:N]``, ``mps``) puts the models and batches of
+sections 1 and 2 on that device, with the device synchronised before every clock read; the other
+sections measure the CPU by design (one thread, one request, a busy CPU, CPU memory).  Peers run
+on the CPU only (DeepCTR's BST is known to fail on GPU), so with another device section 1 times
+our models alone.
+
 ``torch.set_num_threads(--threads)`` (default 2) is fixed for the timed work and reported, with the
 load average before and after.  ``--quick`` keeps every table but takes fewer rounds, repetitions,
 seeds and epochs (about a third of the time).
@@ -68,6 +74,26 @@ import reference_step  # noqa: E402
 
 from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
 from bst_teach.experiments import BOOK_TRAIN  # noqa: E402
+from bst_teach.device import resolve_device, to_device  # noqa: E402
+
+DEVICE = torch.device("cpu")  # set by --device: sections 1 (training) and 2 (quality)
+
+
+def synchronize() -> None:
+    """Wait for the device's queued work, so that a clock read after it is honest."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+    elif DEVICE.type == "mps":
+        torch.mps.synchronize()
+
+
+def on_device(x):
+    """A prepared batch (a tensor, a dict or a tuple of them) on :data:`DEVICE`."""
+    if isinstance(x, torch.Tensor):
+        return x.to(DEVICE)
+    if isinstance(x, dict):
+        return to_device(x, DEVICE)
+    return type(x)(on_device(v) for v in x)
 from bst_teach.models import build_model  # noqa: E402
 from bst_teach.models.layers import init_embedding_  # noqa: E402
 from bst_teach.serving import Server, score_candidates  # noqa: E402
@@ -251,24 +277,30 @@ def training_throughput(lengths, keys, rounds: int, window: float, log) -> list[
         schema = bench_schema(L)
         pool = [random_batch(schema, B, seed) for seed in range(8)]
         runners = {k: Runner(k, schema, L) for k in keys}
-        data = {k: [r.prepare(b) for b in pool] for k, r in runners.items()}
+        for r in runners.values():
+            r.model.to(DEVICE)
+        data = {k: [on_device(r.prepare(b)) for b in pool] for k, r in runners.items()}
         steps = {k: make_step(r) for k, r in runners.items()}
         n_steps = {}
         for k in keys:  # warm-up (2 steps), then one timed step sizes the window
             for x, y in data[k][:2]:
                 steps[k](x, y)
+            synchronize()
             t = time.perf_counter()
             steps[k](*data[k][2])
+            synchronize()
             n_steps[k] = max(1, round(window / (time.perf_counter() - t)))
         per_window = {k: [] for k in keys}
         i = 0
         for rnd in range(rounds):
             order = keys[rnd % len(keys):] + keys[:rnd % len(keys)]
             for k in order:
+                synchronize()
                 t = time.perf_counter()
                 for _ in range(n_steps[k]):
                     steps[k](*data[k][i % len(pool)])
                     i += 1
+                synchronize()
                 per_window[k].append(n_steps[k] * B / (time.perf_counter() - t))
         for k in keys:
             sps = per_window[k]
@@ -605,7 +637,8 @@ def quality(seeds, epochs: int, log) -> dict:
         for key in QUALITY_MODELS:
             set_seed(seed)
             r = Runner(key, data.schema, 20, seed=seed)
-            res = train(r.model, data, replace(BOOK_TRAIN, epochs=epochs, seed=seed))
+            res = train(r.model, data, replace(BOOK_TRAIN, epochs=epochs, seed=seed,
+                                               device=str(DEVICE)))
             rows.append({"seed": seed, "model": key, "label": r.label, "test_auc": res.test_auc,
                          "test_gauc": res.test_gauc, "test_logloss": res.test_logloss, "val_auc": res.val_auc,
                          "best_epoch": res.best_epoch, "epochs": len(res.history),
@@ -758,10 +791,17 @@ def main(argv=None):
     p.add_argument("--serving-threads", type=int, default=1,
                    help="torch threads for the serving latencies (default 1: one request's small "
                         "operations gain nothing from a second thread and pay for waking it)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), auto, cuda[:N] or mps: where sections 1 and 2 train")
     p.add_argument("--skip", nargs="*", default=[],
                    choices=["training", "steps", "busy", "serving", "memory", "quality"])
     p.add_argument("--memory-row", nargs=3, metavar=("KIND", "MODEL", "L"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    global DEVICE
+    try:
+        DEVICE = resolve_device(a.device)  # a device that is not there: refused before any work
+    except ValueError as e:
+        p.error(str(e))
     torch.set_num_threads(a.threads)
     if a.memory_row:
         kind, key, L = a.memory_row
@@ -783,7 +823,7 @@ def main(argv=None):
             "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
             "peers": {n: md.version(n) for n in ("torch-rechub", "deepctr-torch")},
             "rounds": rounds, "window_s": window, "serving_reps": reps,
-            "serving_threads": a.serving_threads,
+            "serving_threads": a.serving_threads, "device": str(DEVICE),
             "memory": "VmHWM of a fresh subprocess per row (whole-process peak RSS)"}
     res = {"meta": meta, "settings": {k: list(v) if isinstance(v, tuple) else v
                                       for k, v in SETTINGS.items()},
@@ -796,7 +836,9 @@ def main(argv=None):
     log(f"  {res['checks']}")
     if "training" not in a.skip:
         log(f"training throughput ({rounds} interleaved rounds, windows of about {window} s)")
-        res["training"] = training_throughput(TRAIN_LENGTHS, TRAIN_MODELS, rounds, window, log)
+        keys = [k for k in TRAIN_MODELS  # the peers on the CPU only
+                if DEVICE.type == "cpu" or not k.startswith(("rechub", "deepctr"))]
+        res["training"] = training_throughput(TRAIN_LENGTHS, keys, rounds, window, log)
         res["ratios"] = ratios(res["training"])
     if "steps" not in a.skip:
         log("training step before / after (one thread, batch building included)")
