@@ -4,8 +4,8 @@ built one shard at a time.
 :func:`build_shards` reads the CSV once in chunks and never holds the whole log.  It makes four
 passes, each holding one chunk of the CSV or one shard:
 
-1. the CSV, chunk by chunk: checked as :func:`~bst_teach.data.load_csv` checks it (a
-   :class:`~bst_teach.data.DataError` naming file, line, column and value), ids turned into
+1. the CSV, chunk by chunk: checked as :func:`~bst_teach.data.csv.load_csv` checks it (a
+   :class:`~bst_teach.data.errors.DataError` naming file, line, column and value), ids turned into
    integer codes, each row appended to the shard of its user (code modulo the number of shards);
 2. the shards' timestamps: the chronological cutoffs, exactly those of
    :func:`~bst_teach.data.samples.chronological_cutoffs`, found by narrowing a histogram;
@@ -17,7 +17,7 @@ passes, each holding one chunk of the CSV or one shard:
 A shard's samples, histories included, are built when they are asked for
 (:meth:`ShardedDataset.samples`), from its encoded events: a history of L = 20 behaviours is
 about 500 bytes per sample, which is never written to disk.  The samples are those of
-:func:`~bst_teach.data.build_dataset` on the whole file (``tests/test_stream.py``); only their
+:func:`~bst_teach.data.samples.build_dataset` on the whole file (``tests/test_stream.py``); only their
 order differs: grouped by shard.
 
 Memory: one CSV chunk (``chunk_rows``), one shard's samples (about ``shard_rows`` events), and
@@ -47,7 +47,7 @@ from .samples import (Encoders, Samples, _Prepared, add_training_values, encode_
                       longest_history, with_histories)
 
 SPLITS = ("train", "val", "test")
-#: One event of a raw shard: codes of its user and item (positions in the id tables).
+#: The record of one event in a raw shard (user and item as codes, positions in the id tables).
 RAW = np.dtype([("user", "<i8"), ("item", "<i8"), ("timestamp", "<i8"), ("label", "i1")])
 FORMAT = 1  # bump when the shard files change
 
@@ -274,7 +274,7 @@ def _frame(rec: np.ndarray, user_ids: np.ndarray, item_ids: np.ndarray) -> pd.Da
 
 def _item_table(items, item_ids: np.ndarray) -> pd.DataFrame:
     """The items table indexed by item_id, with an 'unknown' row for every item the
-    interactions name but the file lacks (as :func:`~bst_teach.data.load_csv` adds them)."""
+    interactions name but the file lacks (as :func:`~bst_teach.data.csv.load_csv` adds them)."""
     if items is None:
         return pd.DataFrame({"category": UNKNOWN}, index=pd.Index(item_ids, name="item_id"))
     table = _parse(items, _items)
