@@ -96,8 +96,8 @@ def _add_data_args(p) -> None:
     p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform",
                    help="draw negatives uniformly or by training-period popularity")
     p.add_argument("--stream", action="store_true",
-                   help="csv: cut the log into shards on disk and train one shard at a time, "
-                   "for logs larger than memory (bst_teach.data.stream)")
+                   help="csv, ml-1m, ml-20m: cut the log into shards on disk and train one shard "
+                   "at a time, for logs larger than memory (bst_teach.data.stream)")
     p.add_argument("--shard-dir", help="with --stream: the shards' folder (default: in the cache, "
                    "reused while the files are unchanged)")
 
@@ -140,7 +140,7 @@ ONLY_WITH = {
     "data_dir": ("data", MOVIELENS), "download": ("data", MOVIELENS),
     "positive_threshold": ("data", (*MOVIELENS, "csv")), "protocol": ("data", ("ml-100k",)),
     "negatives": ("data", ("ml-100k", "csv")),
-    "stream": ("data", ("csv",)),
+    "stream": ("data", ("csv", "ml-1m", "ml-20m")),
     "blocks": ("model", ("bst",)), "heads": ("model", ("bst",)), "position": ("model", ("bst",)),
     "norm": ("model", ("bst",)), "din_time": ("model", ("din",)),
 }
@@ -299,7 +299,14 @@ def _model_config(args) -> dict:
 
 
 def _shards(args, max_len: int, time_scheme: str):
-    from .data.stream import build_shards
+    from .data.stream import build_movielens_shards, build_shards
+    if args.data != "csv":
+        return build_movielens_shards(
+            args.data, args.data_dir, download=args.download, folder=args.shard_dir,
+            positive_threshold=4 if args.positive_threshold is None else args.positive_threshold,
+            max_len=max_len, time_scheme=time_scheme, progress=not args.json)
+    if args.interactions is None:
+        raise ValueError("--data csv needs --interactions FILE")
     return build_shards(args.interactions, folder=args.shard_dir, items=args.items,
                         users=args.users, positive_threshold=args.positive_threshold,
                         max_len=max_len, time_scheme=time_scheme, progress=not args.json)
@@ -311,8 +318,6 @@ def _train_stream(args) -> dict:
     from .streaming import fit_sharded
     from .train import TrainConfig
 
-    if args.interactions is None:
-        raise ValueError("--data csv needs --interactions FILE")
     data = _shards(args, args.max_len, args.time_scheme)
     config = _model_config(args)
     result = fit_sharded(args.model, data, TrainConfig(
@@ -387,7 +392,7 @@ def _evaluate_stream(args, max_len: int, scheme: str) -> dict:
     data = _shards(args, max_len, scheme)
     model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
     if data.schema != model.schema:
-        raise ValueError(f"the data (--interactions {args.interactions}, max_len "
+        raise ValueError(f"the data (--data {args.data}, max_len "
                          f"{data.schema.max_len}, time scheme {scheme}) is not the data "
                          f"{args.checkpoint} was trained on: its schema (vocabulary sizes, "
                          f"features, max_len) differs")

@@ -178,3 +178,56 @@ def test_load_dataset_and_the_command_line(tmp_path, monkeypatch, capsys):
     trained = json.loads(capsys.readouterr().out)
     assert cli_main.main(["evaluate", "--checkpoint", str(ckpt), *args]) == 0
     assert json.loads(capsys.readouterr().out)["test_auc"] == trained["test_auc"]
+
+
+@pytest.mark.parametrize("name", ["ml-1m", "ml-20m"])
+def test_shards_of_the_archive_hold_the_chunked_builders_samples(tmp_path, monkeypatch, capsys,
+                                                                name):
+    """--stream on MovieLens: the shards (20M's ratings streamed from the zip in chunks of 97)
+    hold the samples of build_dataset_chunked(load_movielens_large(...)), array by array."""
+    from dataclasses import fields
+
+    import numpy as np
+
+    from bst_teach.data.samples import Samples, build_dataset_chunked
+    from bst_teach.data.stream import build_movielens_shards
+    n = 900
+    if name == "ml-1m":
+        ratings = "".join(f"{1 + i % 40}::{10 * (1 + i % 3)}::{1 + (i * 7) % 5}::"
+                          f"{978300000 + 600 * (i // 3)}\n" for i in range(n))
+        files = {**ML1M, "ratings.dat": ratings,
+                 "users.dat": "".join(f"{u}::{'FM'[u % 2]}::25::3::1{u:04d}\n"
+                                      for u in range(1, 36))}  # users 36-40 have no profile
+    else:
+        ratings = "userId,movieId,rating,timestamp\n" + "".join(
+            f"{1 + i % 40},{(2, 29, 31)[i % 3]},{0.5 + (i * 7) % 10 / 2},{1112480000 + 600 * (i // 3)}\n"
+            for i in range(n))
+        files = {**ML20M, "ratings.csv": ratings}  # movie 31 is not in movies.csv
+    body = make_archive(tmp_path, name, files)
+    monkeypatch.setitem(RELEASES, name, Release(name, hashlib.md5(body).hexdigest(),
+                                                RELEASES[name].members))
+    monkeypatch.setattr("bst_teach.data.stream.RELEASE_EVENTS", {name: n})
+    expected = build_dataset_chunked(load_movielens_large(name, tmp_path), max_len=8)
+    data = build_movielens_shards(name, tmp_path, folder=tmp_path / "shards", max_len=8,
+                                  shard_rows=200, chunk_rows=97, progress=False)
+    assert len(data) == 5 and data.schema == expected.schema
+    for split in ("train", "val", "test"):
+        parts = [data.samples(i, split) for i in range(len(data))]
+        got = Samples(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                         for f in fields(Samples)})
+        got = got.subset(np.lexsort((got.user, got.timestamp)))
+        want = getattr(expected, split)
+        for f in fields(Samples):
+            assert np.array_equal(getattr(got, f.name), getattr(want, f.name)), (split, f.name)
+    if name == "ml-1m":  # and the command line trains and evaluates from them
+        import json
+
+        from bst_teach import __main__ as cli_main
+        args = ["--data", name, "--data-dir", str(tmp_path), "--stream", "--shard-dir",
+                str(tmp_path / "shards"), "--json"]
+        assert cli_main.main(["train", *args, "--model", "wdl", "--epochs", "1", "--max-len",
+                              "8", "--save", str(tmp_path / "m.pt")]) == 0
+        trained = json.loads(capsys.readouterr().out)
+        assert trained["stream"] and trained["n_train"] == len(expected.train)
+        assert cli_main.main(["evaluate", "--checkpoint", str(tmp_path / "m.pt"), *args]) == 0
+        assert json.loads(capsys.readouterr().out)["test_auc"] == trained["test_auc"]

@@ -476,6 +476,22 @@ def _read_member(path: Path, name: str, member: str, **kw) -> pd.DataFrame:
         raise DataError(f"could not parse ({e})", file=where) from e
 
 
+def _member_chunks(path: Path, name: str, member: str, chunk_rows: int, **kw):
+    """:func:`_read_member` of a CSV member, ``chunk_rows`` rows at a time, the archive open
+    while the chunks are read."""
+    where = f"{path}:{name}/{member}"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            with zf.open(f"{name}/{member}") as f:
+                yield from pd.read_csv(f, chunksize=chunk_rows, **kw)
+    except KeyError:
+        raise DataError(f"the archive has no {name}/{member}", file=path) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise DataError(f"not a valid zip archive ({e})", file=path) from e
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"could not parse ({e})", file=where) from e
+
+
 def _movies(titles: pd.Series, genres: pd.Series) -> pd.DataFrame:
     """item table from titles 'Toy Story (1995)' and genres 'Animation|Children's|Comedy':
     category = the first genre ('unknown' for none), release_decade from the year in the title."""
@@ -500,11 +516,39 @@ def load_movielens_large(name: str, data_dir=None, download: bool = False,
     release_decade) and, for 1M only (20M has no user profiles), ``users`` (user_id, gender,
     age_bucket, occupation, zip_region).  20M's ratings are in half stars.
     """
-    release = _release(name)
     path = _archive(name, data_dir, download)
+    events = next(rating_chunks(path, name, positive_threshold))  # all of them: one chunk
+    items, users = movielens_tables(path, name)
+    return Interactions(name=name, events=events, items=items, users=users, source=str(path))
+
+
+def rating_chunks(path: Path, name: str, positive_threshold: float = 4,
+                  chunk_rows: int | None = None):
+    """Yield the ratings of the verified archive ``path`` of release ``name`` as event tables
+    (user_id, item_id, timestamp, rating, label), ``chunk_rows`` at a time (None: all at once).
+    1M's ``ratings.dat`` is always read whole (24 MB); 20M's ``ratings.csv`` streams."""
+    release = _release(name)
+    where = f"{path}:{name}/{release.members[0]}"
     if name == "ml-1m":
-        events = _read_member(path, name, "ratings.dat",
-                              names=["user_id", "item_id", "rating", "timestamp"], dtype="int64")
+        parts = [_read_member(path, name, "ratings.dat",
+                              names=["user_id", "item_id", "rating", "timestamp"], dtype="int64")]
+    else:
+        dtype = {"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"}
+        parts = ([_read_member(path, name, "ratings.csv", dtype=dtype)] if chunk_rows is None
+                 else _member_chunks(path, name, "ratings.csv", chunk_rows, dtype=dtype))
+    for events in parts:
+        events = events.rename(columns={"userId": "user_id", "movieId": "item_id"})
+        missing = {"user_id", "item_id", "timestamp", "rating"} - set(events.columns)
+        if missing:
+            raise DataError(f"lacks the columns {', '.join(sorted(missing))}", file=where)
+        events = events[["user_id", "item_id", "timestamp", "rating"]]
+        events["label"] = (events["rating"] >= positive_threshold).astype("int64")
+        yield events
+
+
+def movielens_tables(path: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The items table and (1M only) the users table of the verified archive ``path``."""
+    if name == "ml-1m":
         movies = _read_member(path, name, "movies.dat", names=["item_id", "title", "genres"],
                               dtype={"item_id": "int64", "title": str, "genres": str},
                               keep_default_na=False)
@@ -518,19 +562,9 @@ def load_movielens_large(name: str, data_dir=None, download: bool = False,
                               "occupation": u["occupation"],
                               "zip_region": zip_first.where(zip_first.str.isdigit(), "other")})
     else:
-        events = _read_member(path, name, "ratings.csv",
-                              dtype={"userId": "int64", "movieId": "int64", "rating": "float64",
-                                     "timestamp": "int64"})
-        events = events.rename(columns={"userId": "user_id", "movieId": "item_id"})
         movies = _read_member(path, name, "movies.csv", dtype={"movieId": "int64"},
                               keep_default_na=False).rename(columns={"movieId": "item_id"})
         users = None
-    missing = {"user_id", "item_id", "timestamp", "rating"} - set(events.columns)
-    if missing:
-        raise DataError(f"lacks the columns {', '.join(sorted(missing))}",
-                        file=f"{path}:{name}/{release.members[0]}")
-    events = events[["user_id", "item_id", "timestamp", "rating"]]
-    events["label"] = (events["rating"] >= positive_threshold).astype("int64")
     items = pd.concat([movies[["item_id"]].reset_index(drop=True),
                        _movies(movies["title"], movies["genres"]).reset_index(drop=True)], axis=1)
-    return Interactions(name=name, events=events, items=items, users=users, source=str(path))
+    return items, users

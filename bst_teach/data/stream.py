@@ -24,6 +24,8 @@ Memory: one CSV chunk (``chunk_rows``), one shard's samples (about ``shard_rows`
 the id tables, which grow with the number of distinct users and items, not with the number of
 events.  A user's events all lie in one shard, so one user with more events than memory holds
 cannot be built.  Sampled negatives are not offered here (they are drawn in memory).
+:func:`build_movielens_shards` does the same for MovieLens 1M and 20M, read from the official
+archive (20M's 20 million ratings stream from the zip).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +46,7 @@ from tqdm.auto import tqdm
 from ..features import Feature, Schema, Vocabulary, n_time_buckets
 from .csv import UNKNOWN, _events, _items, _parse, _users, read_chunks
 from .errors import DataError
+from .movielens import _archive, movielens_tables, rating_chunks
 from .samples import (Encoders, Samples, _Prepared, add_training_values, encode_events,
                       longest_history, with_histories)
 
@@ -98,6 +102,20 @@ class ShardedDataset:
                    m["time_scheme"], m["info"])
 
 
+@dataclass
+class _Source:
+    """Where a log's events come from: chunks of events (user_id, item_id, timestamp, label)
+    and the tables of items (indexed by item_id) and users (indexed by user_id, or None)."""
+
+    name: str
+    where: str  # for error messages
+    files: dict  # what the shards depend on, for the cache key
+    expected_events: int  # about how many events: sizes the shards
+    chunks: Callable[[], Iterator[pd.DataFrame]]
+    items: Callable[[np.ndarray], pd.DataFrame]  # the item ids of the log -> the items table
+    users: Callable[[], pd.DataFrame | None]
+
+
 def build_shards(interactions, folder=None, items=None, users=None, positive_threshold=None,
                  max_len: int = 20, val_frac: float = 0.1, test_frac: float = 0.1,
                  time_scheme: str = "calendar", shard_rows: int = 200_000,
@@ -111,20 +129,73 @@ def build_shards(interactions, folder=None, items=None, users=None, positive_thr
     (:func:`bst_teach.experiments.cache_dir`).  Written atomically: a folder is complete or
     absent, so an interrupted build leaves nothing that is later mistaken for shards.
     """
+    path, file = Path(interactions), str(interactions)
+
+    def chunks():
+        for table in read_chunks(path, chunk_rows):
+            if "label" not in table.header and "rating" not in table.header \
+                    and positive_threshold is None:
+                table.require(["user_id", "item_id", "timestamp"])
+                raise DataError("has no 'label' (or 'rating') column: a log of positives only "
+                                "needs sampled negatives, which are built in memory; load it "
+                                "without streaming", file=file)
+            yield _events(table, positive_threshold)
+
+    source = _Source(
+        path.stem, file, {k: _signature(v) for k, v in
+                          (("interactions", interactions), ("items", items), ("users", users))},
+        _estimate_lines(path), chunks, lambda item_ids: _item_table(items, item_ids),
+        lambda: _parse(users, _users).set_index("user_id") if users is not None else None)
+    return _shards(source, folder, max_len, val_frac, test_frac, time_scheme, shard_rows,
+                   progress, positive_threshold=positive_threshold)
+
+
+def build_movielens_shards(name: str, data_dir=None, download: bool = False,
+                           positive_threshold: float = 4, folder=None, max_len: int = 20,
+                           val_frac: float = 0.1, test_frac: float = 0.1,
+                           time_scheme: str = "calendar", shard_rows: int = 200_000,
+                           chunk_rows: int = 1_000_000, progress: bool = True) -> ShardedDataset:
+    """:func:`build_shards` for MovieLens 1M or 20M, read from the official archive as
+    :func:`~bst_teach.data.movielens.load_movielens_large` reads it (md5-verified; 20M's
+    ratings stream from the zip ``chunk_rows`` at a time): the samples of
+    ``build_dataset_chunked(load_movielens_large(name))``, on disk."""
+    path = _archive(name, data_dir, download)
+    tables = {}
+
+    def movies():
+        if not tables:
+            tables["items"], tables["users"] = movielens_tables(path, name)
+        return tables
+
+    source = _Source(
+        name, str(path), {"archive": _signature(path)}, RELEASE_EVENTS[name],
+        lambda: rating_chunks(path, name, positive_threshold, chunk_rows),
+        lambda item_ids: movies()["items"].drop_duplicates("item_id").set_index("item_id"),
+        lambda: (None if movies()["users"] is None
+                 else movies()["users"].set_index("user_id")))
+    return _shards(source, folder, max_len, val_frac, test_frac, time_scheme, shard_rows,
+                   progress, positive_threshold=positive_threshold)
+
+
+#: Ratings in each release (GroupLens' READMEs): how many shards to cut.
+RELEASE_EVENTS = {"ml-1m": 1_000_209, "ml-20m": 20_000_263}
+
+
+def _shards(source: _Source, folder, max_len, val_frac, test_frac, time_scheme, shard_rows,
+            progress, **key_settings) -> ShardedDataset:
+    """The cached shards of ``source`` in ``folder``, built (atomically) when missing."""
     from ..experiments import cache_dir
 
     if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
         raise DataError(f"max_len must be a positive integer, got {max_len!r}",
-                        file=interactions)
+                        file=source.where)
     n_time_buckets(time_scheme)  # refuses an unknown scheme before any work
     settings = {"format": FORMAT, "max_len": int(max_len), "val_frac": val_frac,
                 "test_frac": test_frac, "time_scheme": time_scheme, "shard_rows": shard_rows,
-                "positive_threshold": positive_threshold,
-                "files": {k: _signature(v) for k, v in
-                          (("interactions", interactions), ("items", items), ("users", users))}}
+                "files": source.files, **key_settings}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    name = Path(interactions).stem
-    folder = Path(folder) if folder is not None else cache_dir() / "shards" / f"{name}-{key}"
+    folder = (Path(folder) if folder is not None
+              else cache_dir() / "shards" / f"{source.name}-{key}")
     manifest = folder / "manifest.json"
     if manifest.exists() and json.loads(manifest.read_text()).get("key") == key:
         return ShardedDataset.open(folder)
@@ -133,11 +204,13 @@ def build_shards(interactions, folder=None, items=None, users=None, positive_thr
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        data = _build(Path(interactions), work, items, users, positive_threshold, int(max_len),
-                      val_frac, test_frac, time_scheme, shard_rows, chunk_rows, progress)
+        n_shards = max(1, math.ceil(source.expected_events / shard_rows))
+        data = _build(source, work, n_shards, int(max_len), val_frac, test_frac, time_scheme,
+                      progress)
         (work / "manifest.json").write_text(json.dumps({
-            "key": key, "name": name, "schema": data.schema.to_dict(), "shards": data.shards,
-            "counts": data.counts, "time_scheme": time_scheme, "info": data.info}, indent=1))
+            "key": key, "name": source.name, "schema": data.schema.to_dict(),
+            "shards": data.shards, "counts": data.counts, "time_scheme": time_scheme,
+            "info": data.info}, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
     finally:
@@ -153,36 +226,30 @@ def _signature(path) -> dict | None:
     return {"path": str(p.resolve()), "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
 
 
-def _n_shards(path: Path, shard_rows: int) -> int:
-    """Enough shards for about ``shard_rows`` events each, the line count estimated from the
-    file's size and its first 1 MB."""
+def _estimate_lines(path: Path) -> int:
+    """About how many lines the file has, from its size and its first 1 MB (1 if unreadable:
+    reading it then reports the problem)."""
+    if not path.is_file():
+        return 1
     with open(path, "rb") as f:
         head = f.read(1 << 20)
-    lines = max(1, head.count(b"\n"))
-    return max(1, math.ceil(path.stat().st_size / (len(head) / lines) / shard_rows))
+    return math.ceil(path.stat().st_size / (len(head) / max(1, head.count(b"\n")))) if head else 1
 
 
-def _build(path, work, items, users, positive_threshold, max_len, val_frac, test_frac,
-           time_scheme, shard_rows, chunk_rows, progress) -> ShardedDataset:
-    file = str(path)
-    n_shards = _n_shards(path, shard_rows) if path.is_file() else 1
+def _build(source: _Source, work: Path, n_shards: int, max_len, val_frac, test_frac,
+           time_scheme, progress) -> ShardedDataset:
+    file = source.where
     raw_paths = [work / f"raw-{i:04d}.bin" for i in range(n_shards)]
 
-    # --- pass 1: the CSV, checked chunk by chunk, appended to the shard of each user -----------
+    # --- pass 1: the events, chunk by chunk (checked), appended to the shard of each user -------
     user_code, item_code = {}, {}  # id -> position in the id tables
     n = n_pos = 0
     t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-    bar = tqdm(desc=f"{path.name}: reading", unit=" rows", unit_scale=True, disable=not progress)
+    bar = tqdm(desc=f"{source.name}: reading", unit=" rows", unit_scale=True,
+               disable=not progress)
     outs = [open(p, "wb") for p in raw_paths]
     try:
-        for table in read_chunks(path, chunk_rows):
-            if "label" not in table.header and "rating" not in table.header \
-                    and positive_threshold is None:
-                table.require(["user_id", "item_id", "timestamp"])
-                raise DataError("has no 'label' (or 'rating') column: a log of positives only "
-                                "needs sampled negatives, which are built in memory; load it "
-                                "without streaming", file=file)
-            ev = _events(table, positive_threshold)
+        for ev in source.chunks():
             rec = np.empty(len(ev), RAW)
             rec["user"], rec["item"] = _codes(ev["user_id"], user_code), _codes(ev["item_id"],
                                                                                item_code)
@@ -207,8 +274,8 @@ def _build(path, work, items, users, positive_threshold, max_len, val_frac, test
         kind = "positive (label 1)" if n_pos else "negative (label 0)"
         raise DataError(f"every one of the {n:,} events is {kind}: a ranking model needs both "
                         f"classes; check the labels or the positive threshold", file=file)
-    user_ids = np.array(list(user_code), dtype=object)
-    item_ids = np.array(list(item_code), dtype=object)
+    user_ids = _id_table(user_code)
+    item_ids = _id_table(item_code)
     del user_code, item_code
 
     # --- pass 2: the split cutoffs, as chronological_cutoffs gives them ---------------------------
@@ -216,11 +283,10 @@ def _build(path, work, items, users, positive_threshold, max_len, val_frac, test
     t_test = _kth_timestamp(raw_paths, int(n * (1 - test_frac)), t_min, t_max)
 
     # --- pass 3: each shard sorted by user, then time; training-period values; longest history
-    item_table = _item_table(items, item_ids)
-    user_table = _parse(users, _users).set_index("user_id") if users is not None else None
-    p = _Prepared(None, max_len, max_len, t_val, t_test, None, item_table, user_table, file)
+    item_table = source.items(item_ids)
+    p = _Prepared(None, max_len, max_len, t_val, t_test, None, item_table, source.users(), file)
     seen, item_in_train, longest = {}, np.zeros(len(item_ids), bool), 0
-    for raw in tqdm(raw_paths, desc=f"{path.name}: vocabularies", unit="shard",
+    for raw in tqdm(raw_paths, desc=f"{source.name}: vocabularies", unit="shard",
                     disable=not progress):
         rec = np.fromfile(raw, RAW)
         part = _frame(rec, user_ids, item_ids)
@@ -241,7 +307,7 @@ def _build(path, work, items, users, positive_threshold, max_len, val_frac, test
     # --- pass 4: each shard encoded, one row of integers per event ----------------------------------
     names, counts = [], {s: [] for s in SPLITS}
     positives = np.zeros(3, np.int64)
-    for i, raw in enumerate(tqdm(raw_paths, desc=f"{path.name}: encoding", unit="shard",
+    for i, raw in enumerate(tqdm(raw_paths, desc=f"{source.name}: encoding", unit="shard",
                                  disable=not progress)):
         rec = np.fromfile(raw, RAW)
         events = encode_events(_frame(rec, user_ids, item_ids), p, enc, None, True)
@@ -257,7 +323,14 @@ def _build(path, work, items, users, positive_threshold, max_len, val_frac, test
                     max_len=p.max_len, n_time_buckets=n_time_buckets(time_scheme))
     info = {"t_val": t_val, "t_test": t_test, "max_len_requested": max_len, "events": n,
             "users": len(user_ids), "categories": enc.category.values}
-    return ShardedDataset(path.stem, schema, work, names, counts, time_scheme, info)
+    return ShardedDataset(source.name, schema, work, names, counts, time_scheme, info)
+
+
+def _id_table(codes: dict) -> np.ndarray:
+    """The ids of ``codes`` (id -> position) in position order, as an object array."""
+    out = np.empty(len(codes), dtype=object)
+    out[:] = list(codes)
+    return out
 
 
 def _codes(ids: pd.Series, table: dict) -> np.ndarray:
