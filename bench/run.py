@@ -72,7 +72,7 @@ warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
 from peers import MISMATCHES, SETTINGS, batch_independent, build_peer  # noqa: E402
 import reference_step  # noqa: E402
 
-from bst_teach.features import PAD, Feature, Schema, n_time_buckets  # noqa: E402
+from bst_teach.features import Feature, Schema, n_time_buckets  # noqa: E402
 from bst_teach.experiments import BOOK_TRAIN  # noqa: E402
 from bst_teach.device import resolve_device, to_device  # noqa: E402
 
