@@ -202,8 +202,9 @@ def _validate_data(args, given: set[str]) -> None:
     if "shard_dir" in given and not args.stream:
         raise ValueError("--shard-dir applies with --stream only (it would be ignored)")
     if args.stream:
+        from .distributed import launched_by_torchrun
         not_here = [f for f in ("negatives", "protocol", "shuffle_test") if f in given]
-        if not_here or distributed_launch():
+        if not_here or launched_by_torchrun():
             raise ValueError(f"--stream trains in one process from labelled events; "
                              f"{_flag(not_here[0]) if not_here else 'torchrun'} needs the "
                              f"data in memory (drop --stream)")
@@ -218,11 +219,6 @@ def _validate_data(args, given: set[str]) -> None:
         raise ValueError(f"--threads {args.threads} is more than this machine's {cores} cores")
     from .device import resolve_device
     resolve_device(args.device)  # a device that is not there: refused before any work
-
-
-def distributed_launch() -> bool:
-    from .distributed import launched_by_torchrun
-    return launched_by_torchrun()
 
 
 def _flag(dest: str) -> str:

@@ -91,6 +91,7 @@ def _check_path(path: Path, file: str) -> None:
         raise DataError("file not found", file=file)
 
 
+@contextlib.contextmanager
 def _reading_errors(file: str):
     """Turn pandas' and the OS's reading errors into :class:`DataError` (or :class:`_Ragged`)."""
     try:
@@ -111,9 +112,6 @@ def _reading_errors(file: str):
         raise DataError(f"not UTF-8 text ({e})", file=file) from None
     except OSError as e:
         raise DataError(f"cannot be read ({e.strerror or e})", file=file) from None
-
-
-_reading_errors = contextlib.contextmanager(_reading_errors)
 
 
 def _header(raw: pd.DataFrame, file: str) -> list[str]:

@@ -26,6 +26,7 @@ is refused instead of silently giving other numbers.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -456,40 +457,37 @@ def _archive(name: str, data_dir, download: bool) -> Path:
     return path
 
 
-def _read_member(path: Path, name: str, member: str, **kw) -> pd.DataFrame:
-    """Read ``<name>/<member>`` of the archive; '::'-separated ``.dat`` files of MovieLens 1M are
-    read as tab-separated (no field holds a tab).  Problems become a :class:`DataError`."""
-    where = f"{path}:{name}/{member}"
+@contextlib.contextmanager
+def _member_errors(path: Path, name: str, member: str):
+    """Reading problems of ``<name>/<member>`` in the archive, as :class:`DataError`."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            with zf.open(f"{name}/{member}") as f:
-                if member.endswith(".dat"):
-                    text = io.BytesIO(f.read().replace(b"::", b"\t"))
-                    return pd.read_csv(text, sep="\t", header=None, quoting=QUOTE_NONE,
-                                       encoding="latin-1", **kw)
-                return pd.read_csv(f, **kw)
+        yield
     except KeyError:
         raise DataError(f"the archive has no {name}/{member}", file=path) from None
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise DataError(f"not a valid zip archive ({e})", file=path) from e
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"could not parse ({e})", file=where) from e
+        raise DataError(f"could not parse ({e})", file=f"{path}:{name}/{member}") from e
+
+
+def _read_member(path: Path, name: str, member: str, **kw) -> pd.DataFrame:
+    """Read ``<name>/<member>`` of the archive; '::'-separated ``.dat`` files of MovieLens 1M are
+    read as tab-separated (no field holds a tab).  Problems become a :class:`DataError`."""
+    with _member_errors(path, name, member), zipfile.ZipFile(path) as zf:
+        with zf.open(f"{name}/{member}") as f:
+            if member.endswith(".dat"):
+                text = io.BytesIO(f.read().replace(b"::", b"\t"))
+                return pd.read_csv(text, sep="\t", header=None, quoting=QUOTE_NONE,
+                                   encoding="latin-1", **kw)
+            return pd.read_csv(f, **kw)
 
 
 def _member_chunks(path: Path, name: str, member: str, chunk_rows: int, **kw):
     """:func:`_read_member` of a CSV member, ``chunk_rows`` rows at a time, the archive open
     while the chunks are read."""
-    where = f"{path}:{name}/{member}"
-    try:
-        with zipfile.ZipFile(path) as zf:
-            with zf.open(f"{name}/{member}") as f:
-                yield from pd.read_csv(f, chunksize=chunk_rows, **kw)
-    except KeyError:
-        raise DataError(f"the archive has no {name}/{member}", file=path) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-        raise DataError(f"not a valid zip archive ({e})", file=path) from e
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"could not parse ({e})", file=where) from e
+    with _member_errors(path, name, member), zipfile.ZipFile(path) as zf:
+        with zf.open(f"{name}/{member}") as f:
+            yield from pd.read_csv(f, chunksize=chunk_rows, **kw)
 
 
 def _movies(titles: pd.Series, genres: pd.Series) -> pd.DataFrame:

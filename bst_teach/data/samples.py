@@ -176,23 +176,29 @@ def check_history_size(n_samples: int, max_len: int, source: str,
 def check_splits(data: "Dataset", source: str | None = None) -> None:
     """Raise :class:`DataError` unless every split has samples and both classes (AUC needs a
     positive and a negative; a split without one would fail or give NaN after training)."""
-    where = source or data.name
-    counts = {s: len(getattr(data, s)) for s in ("train", "val", "test")}
-    sizes = ", ".join(f"{n:,} {s}" for s, n in counts.items())
+    labels = {s: getattr(data, s).label for s in ("train", "val", "test")}
+    check_split_counts({s: len(y) for s, y in labels.items()},
+                       {s: int((y == 1).sum()) for s, y in labels.items()},
+                       source or data.name, data.info)
+
+
+def check_split_counts(sizes: dict[str, int], positives: dict[str, int], where: str,
+                       info: dict) -> None:
+    """:func:`check_splits` from the number of samples and of positives of each split
+    (``"train"``, ``"val"``, ``"test"``); ``info`` may hold the cutoffs ``t_val``, ``t_test``."""
+    listed = ", ".join(f"{n:,} {s}" for s, n in sizes.items())
     cut = ""
-    if "t_val" in data.info:
-        cut = (f"; chronological split at t_val = {data.info['t_val']}, "
-               f"t_test = {data.info['t_test']}")
+    if "t_val" in info:
+        cut = f"; chronological split at t_val = {info['t_val']}, t_test = {info['t_test']}"
     for split, label in (("train", "training"), ("val", "validation"), ("test", "test")):
-        y = getattr(data, split).label
-        if len(y) == 0:
-            raise DataError(f"the {label} split is empty ({sizes} samples{cut}): the events need "
+        n, pos = sizes[split], positives[split]
+        if n == 0:
+            raise DataError(f"the {label} split is empty ({listed} samples{cut}): the events need "
                             f"more distinct timestamps", file=where)
-        pos = int((y == 1).sum())
-        if pos in (0, len(y)):
+        if pos in (0, n):
             kind = "positive (label 1)" if pos else "negative (label 0)"
-            raise DataError(f"every one of the {len(y):,} {label} samples is {kind}: AUC needs "
-                            f"both classes ({sizes} samples{cut}); check the labels or the "
+            raise DataError(f"every one of the {n:,} {label} samples is {kind}: AUC needs "
+                            f"both classes ({listed} samples{cut}); check the labels or the "
                             f"positive threshold", file=where)
 
 

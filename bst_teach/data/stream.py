@@ -29,6 +29,7 @@ archive (20M's 20 million ratings stream from the zip).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -47,8 +48,8 @@ from ..features import Feature, Schema, Vocabulary, n_time_buckets
 from .csv import UNKNOWN, _events, _items, _parse, _users, read_chunks
 from .errors import DataError
 from .movielens import _archive, movielens_tables, rating_chunks
-from .samples import (Encoders, Samples, _Prepared, add_training_values, encode_events,
-                      longest_history, with_histories)
+from .samples import (Encoders, Samples, _Prepared, add_training_values, check_split_counts,
+                      encode_events, longest_history, with_histories)
 
 SPLITS = ("train", "val", "test")
 #: The record of one event in a raw shard (user and item as codes, positions in the id tables).
@@ -160,19 +161,16 @@ def build_movielens_shards(name: str, data_dir=None, download: bool = False,
     ratings stream from the zip ``chunk_rows`` at a time): the samples of
     ``build_dataset_chunked(load_movielens_large(name))``, on disk."""
     path = _archive(name, data_dir, download)
-    tables = {}
+    tables = functools.cache(lambda: movielens_tables(path, name))  # read only when building
 
-    def movies():
-        if not tables:
-            tables["items"], tables["users"] = movielens_tables(path, name)
-        return tables
+    def users():
+        u = tables()[1]
+        return None if u is None else u.set_index("user_id")
 
     source = _Source(
         name, str(path), {"archive": _signature(path)}, RELEASE_EVENTS[name],
         lambda: rating_chunks(path, name, positive_threshold, chunk_rows),
-        lambda item_ids: movies()["items"].drop_duplicates("item_id").set_index("item_id"),
-        lambda: (None if movies()["users"] is None
-                 else movies()["users"].set_index("user_id")))
+        lambda item_ids: tables()[0].drop_duplicates("item_id").set_index("item_id"), users)
     return _shards(source, folder, max_len, val_frac, test_frac, time_scheme, shard_rows,
                    progress, positive_threshold=positive_threshold)
 
@@ -318,7 +316,9 @@ def _build(source: _Source, work: Path, n_shards: int, max_len, val_frac, test_f
         names.append(f"shard-{i:04d}.npz")
         np.savez(work / names[-1], **events)
         raw.unlink()
-    _check_counts(counts, positives, file, t_val, t_test)
+    check_split_counts({s: sum(counts[s]) for s in SPLITS},
+                       {s: int(positives[k]) for k, s in enumerate(SPLITS)}, file,
+                       {"t_val": t_val, "t_test": t_test})
     schema = Schema(tuple(features), n_items=len(enc.item), n_categories=len(enc.category),
                     max_len=p.max_len, n_time_buckets=n_time_buckets(time_scheme))
     info = {"t_val": t_val, "t_test": t_test, "max_len_requested": max_len, "events": n,
@@ -374,20 +374,3 @@ def _kth_timestamp(raw_paths, k: int, lo: int, hi: int, bins: int = 1 << 16) -> 
         below += int(cum[j - 1]) if j else 0
         lo, hi = lo + j * width, min(hi, lo + (j + 1) * width - 1)
     return lo
-
-
-def _check_counts(counts, positives, file, t_val, t_test) -> None:
-    """:func:`~bst_teach.data.samples.check_splits` from the counts: every split has samples
-    of both classes."""
-    sizes = ", ".join(f"{sum(counts[s]):,} {s}" for s in SPLITS)
-    cut = f"; chronological split at t_val = {t_val}, t_test = {t_test}"
-    for k, (split, label) in enumerate(zip(SPLITS, ("training", "validation", "test"))):
-        n = sum(counts[split])
-        if n == 0:
-            raise DataError(f"the {label} split is empty ({sizes} samples{cut}): the events need "
-                            f"more distinct timestamps", file=file)
-        if positives[k] in (0, n):
-            kind = "positive (label 1)" if positives[k] else "negative (label 0)"
-            raise DataError(f"every one of the {n:,} {label} samples is {kind}: AUC needs "
-                            f"both classes ({sizes} samples{cut}); check the labels or the "
-                            f"positive threshold", file=file)
