@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--norm", choices=["layer", "batch", "none"], default="layer", help="BST norm")
     t.add_argument("--din-time", action="store_true", help="give DIN time-gap bucket features")
     t.add_argument("--threads", type=_positive_int, default=1,
-                   help="torch threads (default 1: faster for these small models, see "
-                        "bst_teach.train.train)")
+                   help="torch threads (default 1: faster than two for these small models where "
+                        "measured, see bench/results/results.md)")
     t.add_argument("--device", default="cpu",
                    help="auto, cpu, cuda, cuda:N or mps (auto: CUDA when present)")
     t.add_argument("--save", help="write a checkpoint here (under torchrun: by rank 0)")
@@ -251,7 +251,7 @@ def _train(args) -> dict:
     from .data import load_dataset
     from .train import TrainConfig, fit
 
-    torch.set_num_threads(args.threads)  # scoring too, not only training (TrainConfig.threads)
+    torch.set_num_threads(args.threads)
     if args.stream:
         return _train_stream(args)
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,
@@ -269,8 +269,7 @@ def _train(args) -> dict:
                                                 lr=args.lr, seed=args.seed,
                                                 patience=args.patience, min_epochs=args.min_epochs,
                                                 progress=not args.json,
-                                                device=args.device, threads=args.threads,
-                                                **_train_overrides(args)),
+                                                device=args.device, **_train_overrides(args)),
                      **config)
     except ValueError as e:  # scikit-learn's metrics refuse NaN predictions
         if "NaN" in str(e) or "infinity" in str(e):
@@ -321,7 +320,7 @@ def _train_stream(args) -> dict:
     result = fit_sharded(args.model, data, TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         patience=args.patience, min_epochs=args.min_epochs, progress=not args.json,
-        device=args.device, threads=args.threads, **_train_overrides(args)), **config)
+        device=args.device, **_train_overrides(args)), **config)
     report = _finite({**result.summary(), "data": args.data, "config": config, "seed": args.seed,
                       "stream": True, "shards": len(data), "shard_dir": str(data.folder),
                       **{f"n_{s}": data.n_samples(s) for s in ("train", "val", "test")},

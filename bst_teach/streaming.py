@@ -15,6 +15,7 @@ Seeded and reproducible like ``train``: the same seed gives the same numbers on 
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 
@@ -28,8 +29,7 @@ from .data.stream import ShardedDataset
 from .device import resolve_device, to_device
 from .metrics import gauc
 from .models import build_model
-from .train import (EarlyStopping, TrainConfig, TrainResult, batches, make_optimizer, predict,
-                    set_seed, torch_threads, train_step)
+from .train import TrainConfig, TrainResult, batches, make_optimizer, predict, set_seed, train_step
 
 
 def evaluate_sharded(model: torch.nn.Module, data: ShardedDataset, split: str) -> dict:
@@ -57,18 +57,13 @@ def train_sharded(model: torch.nn.Module, data: ShardedDataset, config: TrainCon
     if distributed.current().world_size > 1 or distributed.launched_by_torchrun():
         raise ValueError("training from shards runs in one process; torchrun is not supported "
                          "with --stream")
-    with torch_threads(cfg.threads):
-        return _train_sharded(model, data, cfg, on_epoch)
-
-
-def _train_sharded(model, data: ShardedDataset, cfg: TrainConfig, on_epoch) -> TrainResult:
-    """The body of :func:`train_sharded`, on ``cfg.threads`` threads."""
     set_seed(cfg.seed)
     device = resolve_device(cfg.device)
     generator = torch.Generator().manual_seed(cfg.seed)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
-    result, stopper = TrainResult(model=model), EarlyStopping(cfg.patience, cfg.min_epochs)
+    result = TrainResult(model=model)
+    best_auc, best_state, stale = -1.0, None, 0
     per_epoch = sum(-(-n // cfg.batch_size) for n in data.counts["train"])
     start = time.perf_counter()
     bar = tqdm(total=cfg.epochs * per_epoch, disable=not cfg.progress,
@@ -90,15 +85,19 @@ def _train_sharded(model, data: ShardedDataset, cfg: TrainConfig, on_epoch) -> T
         bar.set_postfix(val_auc=f"{val['auc']:.4f}")
         if on_epoch is not None:
             on_epoch(result.history[-1])
-        if stopper.update(epoch, val["auc"], model, val["auc"] > stopper.best_auc):
-            break
+        if val["auc"] > best_auc:
+            best_auc, best_state, stale = val["auc"], copy.deepcopy(model.state_dict()), 0
+            result.best_epoch = epoch
+        else:
+            stale += 1
+            if stale >= cfg.patience and epoch >= cfg.min_epochs:
+                break
     bar.close()
     result.train_seconds = time.perf_counter() - start
-    model.load_state_dict(stopper.best_state)
+    model.load_state_dict(best_state)
     model.eval()
     test = evaluate_sharded(model, data, "test")
-    result.best_epoch, result.val_auc = stopper.best_epoch, stopper.best_auc
-    result.test_auc, result.test_logloss = test["auc"], test["logloss"]
+    result.val_auc, result.test_auc, result.test_logloss = best_auc, test["auc"], test["logloss"]
     result.test_gauc, result.test_gauc_users = test["gauc"], test["gauc_users"]
     return result
 

@@ -46,7 +46,6 @@ class TrainConfig:
     progress: bool = True
     optimizer: str = "adam"  # "adam" | "adagrad"
     device: str = "cpu"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps" (bst_teach.device)
-    threads: int | None = 1  # torch threads while training (None: torch's setting); see train()
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -87,41 +86,6 @@ OPTIMIZERS = {
     "adagrad": lambda params, cfg: torch.optim.Adagrad(params, lr=cfg.lr,
                                                        weight_decay=cfg.weight_decay, fused=True),
 }
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """``torch.set_num_threads(n)`` inside the block, the previous setting restored after
-    (``None``: unchanged)."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@dataclass
-class EarlyStopping:
-    """Early stopping on validation AUC, keeping a copy of the best epoch's weights."""
-
-    patience: int
-    min_epochs: int = 1
-    best_auc: float = -1.0
-    best_epoch: int = 0
-    best_state: dict | None = None
-    stale: int = 0  # epochs since the best one
-
-    def update(self, epoch: int, auc: float, model: torch.nn.Module, improved: bool) -> bool:
-        """Record an epoch's validation AUC (``improved``: better than ``best_auc``, decided by
-        the caller so that all ranks agree).  -> True when training should stop."""
-        if improved:
-            self.best_auc, self.best_epoch, self.stale = auc, epoch, 0
-            self.best_state = copy.deepcopy(model.state_dict())
-            return False
-        self.stale += 1
-        return self.stale >= self.patience and epoch >= self.min_epochs
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -225,19 +189,8 @@ def train(model: torch.nn.Module, data: Dataset, config: TrainConfig | None = No
 
     On ``cfg.device``; under ``torchrun``, data parallel (:mod:`bst_teach.distributed`): this
     rank's share of each epoch's batches, gradients averaged by DDP, validation over the whole
-    split, rank 0's early-stopping decision on every rank.
-
-    On ``cfg.threads`` torch threads (default 1), the caller's setting restored after.  A step at
-    batch 256 is hundreds of small operations; a second thread must be woken for each one it
-    shares, and on the 2-core development machine one thread trained BST twice as fast as two
-    at L = 20 (``bench/run.py``, training throughput by thread count)."""
+    split, rank 0's early-stopping decision on every rank."""
     cfg = config or TrainConfig()
-    with torch_threads(cfg.threads):
-        return _train(model, data, cfg, on_epoch)
-
-
-def _train(model, data: Dataset, cfg: TrainConfig, on_epoch) -> TrainResult:
-    """The body of :func:`train`, on ``cfg.threads`` threads."""
     set_seed(cfg.seed)
     device = resolve_device(cfg.device)
     ctx = distributed.setup(device)
@@ -250,7 +203,8 @@ def _train(model, data: Dataset, cfg: TrainConfig, on_epoch) -> TrainResult:
     net = distributed.wrap(model, device, ctx)  # DDP under torchrun, else model itself
     if ctx.active:  # dropout differs between ranks; the shuffling generator does not
         torch.manual_seed(cfg.seed + ctx.rank)
-    result, stopper = TrainResult(model=model), EarlyStopping(cfg.patience, cfg.min_epochs)
+    result = TrainResult(model=model)
+    best_auc, best_state, stale = -1.0, None, 0
     n_train = len(train_t["label"])
     n_batches = len(distributed.my_batches(range(-(-n_train // cfg.batch_size)), ctx))
     start = time.perf_counter()
@@ -274,16 +228,19 @@ def _train(model, data: Dataset, cfg: TrainConfig, on_epoch) -> TrainResult:
         bar.set_postfix(val_auc=f"{val['auc']:.4f}")
         if on_epoch is not None:
             on_epoch(result.history[-1])
-        if stopper.update(epoch, val["auc"], model,
-                          distributed.agree(val["auc"] > stopper.best_auc, ctx, device)):
-            break
+        if distributed.agree(val["auc"] > best_auc, ctx, device):
+            best_auc, best_state, stale = val["auc"], copy.deepcopy(model.state_dict()), 0
+            result.best_epoch = epoch
+        else:
+            stale += 1
+            if stale >= cfg.patience and epoch >= cfg.min_epochs:
+                break
     bar.close()
     result.train_seconds = time.perf_counter() - start
-    model.load_state_dict(stopper.best_state)
+    model.load_state_dict(best_state)
     model.eval()
     test = evaluate(model, test_t, users=data.test.user)
-    result.best_epoch, result.val_auc = stopper.best_epoch, stopper.best_auc
-    result.test_auc, result.test_logloss = test["auc"], test["logloss"]
+    result.val_auc, result.test_auc, result.test_logloss = best_auc, test["auc"], test["logloss"]
     result.test_gauc, result.test_gauc_users = test["gauc"], test["gauc_users"]
     return result
 

@@ -56,18 +56,3 @@ def test_synthetic_task_is_seeded_and_order_matters():
     assert (np.diff(g, axis=1)[a.train.mask[:, 1:]] < 0).all()
     ceiling, best = order_blind_ceiling_auc(a), bayes_auc(a)
     assert ceiling < 0.70 < 0.90 < best
-
-
-def test_training_runs_on_the_configured_threads_and_restores_the_setting(small_data):
-    before = torch.get_num_threads()
-    seen = []
-    torch.set_num_threads(2)
-    try:
-        fit("bst", small_data, TrainConfig(epochs=1, progress=False, threads=1),
-            on_epoch=lambda row: seen.append(torch.get_num_threads()))
-        assert seen == [1] and torch.get_num_threads() == 2
-        fit("bst", small_data, TrainConfig(epochs=1, progress=False, threads=None),
-            on_epoch=lambda row: seen.append(torch.get_num_threads()))
-        assert seen == [1, 2]  # None: the caller's setting
-    finally:
-        torch.set_num_threads(before)

@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features import PAD, Schema
-from .layers import (TOKEN_STD, MLP, Dropout, ItemEmbedding, OtherFeatures, embedding,
-                     recency_rank, rows)
+from .layers import TOKEN_STD, MLP, ItemEmbedding, OtherFeatures, embedding, recency_rank
 
 
 @dataclass
@@ -122,9 +121,9 @@ class MultiHeadSelfAttention(nn.Module):
         b_q, _, b_v = self.qkv.bias.split(D)
         q = F.linear(x[:, -1], w_q, b_q).view(B, H, hd)  # the target's query, per head
         u = torch.einsum("bhe,hed->bhd", q, w_k.view(H, hd, D))  # (B, H, D)
-        scores = u @ x.transpose(1, 2) / math.sqrt(hd)  # (B, H, T): q_h . k_t,h up to a constant
-        weights = scores.masked_fill(~key_mask[:, None, :], float("-inf")).softmax(-1)
-        pooled = weights @ x  # (B, H, D): per head, a weighted average of tokens
+        scores = x @ u.transpose(1, 2) / math.sqrt(hd)  # (B, T, H): q_h . k_t,h up to a constant
+        weights = scores.masked_fill(~key_mask[:, :, None], float("-inf")).softmax(1)
+        pooled = weights.transpose(1, 2) @ x  # (B, H, D): per head, a weighted average of tokens
         y = torch.einsum("bhd,hed->bhe", pooled, w_v.view(H, hd, D)) + b_v.view(H, hd)
         return self.out(y.reshape(B, 1, D))
 
@@ -145,7 +144,7 @@ class EncoderBlock(nn.Module):
         self.norm1, self.norm2 = TokenNorm(norm, dim), TokenNorm(norm, dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.LeakyReLU(),
                                  nn.Linear(ffn_mult * dim, dim))
-        self.drop = Dropout(dropout)
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, s, key_mask, return_attention: bool = False, last_only: bool = False):
         a = self.attention(s, key_mask, return_attention, last_only)
@@ -177,52 +176,36 @@ class BST(nn.Module):
                                     for _ in range(c.blocks))
         self.head = MLP(self.other.out_dim + dim, c.hidden, 1, c.dropout)
 
-    def position_indices(self, batch) -> list[tuple[nn.Embedding, torch.Tensor]]:
-        """(table, indices (B, T)) of each position table in use ("none": no table).
+    def position_embedding(self, batch) -> torch.Tensor:
+        """Position vector of every token, (B, T, pos_dim); zero at padding and for "none".
 
         Indices: 0 = padding, 1 = the target, 2.. = behaviours (time bucket or recency rank + 1).
         """
         mask = batch["hist_item"] != PAD
         target = torch.ones_like(batch["target_item"]).unsqueeze(1)
-        out = []
+        B, L = mask.shape
+        parts = []
         if self.index_position is not None:
             rank = torch.where(mask, recency_rank(mask) + 1, PAD)
-            out.append((self.index_position, torch.cat([rank, target], dim=1)))
+            parts.append(self.index_position(torch.cat([rank, target], dim=1)))
         if self.time_position is not None:
-            out.append((self.time_position, torch.cat([batch["hist_time"], target], dim=1)))
-        return out
-
-    def position_embedding(self, batch) -> torch.Tensor:
-        """Position vector of every token, (B, T, pos_dim); zero at padding and for "none"."""
-        parts = [table(idx) for table, idx in self.position_indices(batch)]
+            parts.append(self.time_position(torch.cat([batch["hist_time"], target], dim=1)))
         if not parts:
-            B, L = batch["hist_item"].shape
-            return torch.zeros(B, L + 1, self.config.pos_dim, device=batch["hist_item"].device)
+            return torch.zeros(B, L + 1, self.config.pos_dim)
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> tokens (B, T, D) with the target appended last, key mask (B, T): True at the real
-        behaviours and at the target, which is always attended to (even if out of vocabulary).
-
-        Tokens are ``[item ; category ; position]`` (``position_embedding``), zero at padding.  The
-        rows are looked up unmasked and the whole token is multiplied by the key mask once (one
-        multiply instead of one per table; the padding rows get no gradient either way).
-        """
+        """-> tokens (B, T, D) with the target appended last, key mask (B, T)."""
         items = torch.cat([batch["hist_item"], batch["target_item"].unsqueeze(1)], dim=1)
         cats = torch.cat([batch["hist_cat"], batch["target_cat"].unsqueeze(1)], dim=1)
-        B, T = items.shape
-        positions = [rows(table.weight, idx) for table, idx in self.position_indices(batch)]
-        pos = (sum(positions[1:], positions[0]) if positions
-               else torch.zeros(B, T, self.config.pos_dim, device=items.device))
-        key_mask = torch.cat([batch["hist_item"] != PAD, torch.ones_like(cats[:, -1:], dtype=torch.bool)],
-                             dim=1)
-        tokens = torch.cat([rows(self.items.item.weight, items), rows(self.items.cat.weight, cats),
-                            pos], dim=-1)
-        return tokens * key_mask.unsqueeze(-1), key_mask
+        tokens = torch.cat([self.items.item(items), self.items.cat(cats),
+                            self.position_embedding(batch)], dim=-1)  # = [items(items, cats); pos]
+        return tokens, items != PAD
 
     def forward(self, batch: dict[str, torch.Tensor], return_attention: bool = False):
         """batch: see ``Samples`` -> logits (B,) [, list over blocks of weights (B, H, T, T)]."""
         s, key_mask = self.embed(batch)
+        key_mask[:, -1] = True  # the target is always attended to (even if it is out of vocabulary)
         attentions = []
         for i, block in enumerate(self.blocks):
             # Only the target slot's output is read below, so the last block needs no other row:
