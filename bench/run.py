@@ -8,11 +8,13 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
 ``--out``.  Run it on an otherwise idle machine: every timing is wall-clock.  What it measures:
 
 1. **Training throughput** (samples/s): forward + loss + backward + Adam step on identical synthetic
-   batches of 256 samples at L = 20, 50, 200, every model in one process, *interleaved*: round
-   after round, each model runs one timed window (about ``--window`` seconds) in a rotating order,
-   so drift of the machine hits all of them alike.  Reported: the median over rounds.
+   batches of 256 samples at L = 20, 50, 200, every model in one process at every thread count of
+   ``--threads``, *interleaved*: round after round, each (model, thread count) runs one timed
+   window (about ``window_s`` seconds, ``torch.set_num_threads`` before it) in a rotating order,
+   so drift of the machine hits all of them alike.  Reported: the median over rounds, and the
+   ratios ours / peer per L and thread count.
 2. **Quality**: test AUC of our BST and torch-rechub's BST on MovieLens-100K (same split, same
-   training loop ``bst_teach.train.train``, same epochs and seeds).
+   training loop ``bst_teach.train.train`` on the first count of ``--threads``, same epochs and seeds).
 3. **Serving**: latency of scoring 100 candidates for one user (one forward pass over a batch of
    100 that share a full history of L behaviours; ``torch.inference_mode``), p50 and p95 over many
    calls, at L = 20 ... 400, on ``--serving-threads`` threads (default 1), with the FLOPs of that pass counted by
@@ -26,7 +28,8 @@ It writes ``results.json`` (everything, machine-readable) and ``results.md`` (th
    (``FlopCounterMode``) as GFLOP/s and as a fraction of a 1024 x 1024 matmul on one thread.
 5. **Busy machine**: training throughput of every model with one competing busy process
    (``python -c 'while True: pass'``) as a ratio to the throughput without it, interleaved round
-   by round in the same run.
+   by round in the same run, on the largest count of ``--threads`` (threads that wait on each
+   other are what a busy core hurts; one thread has nothing to wait for).
 6. **Memory**: peak resident set size (VmHWM of /proc/self/status) of a fresh subprocess per row
    that builds the model and its data, then runs 3 training steps (or 5 serving passes);
    "increase" is the peak during those steps minus the RSS just before them.  RSS counts the whole
@@ -38,9 +41,12 @@ sections measure the CPU by design (one thread, one request, a busy CPU, CPU mem
 on the CPU only (DeepCTR's BST is known to fail on GPU), so with another device section 1 times
 our models alone.
 
-``torch.set_num_threads(--threads)`` (default 2) is fixed for the timed work and reported, with the
-load average before and after.  ``--quick`` keeps every table but takes fewer rounds, repetitions,
-seeds and epochs (about a third of the time).
+``--threads`` (default ``1 2``) lists the torch thread counts of section 1; the first is the
+primary one, the one of the main tables (results.md, the book).  Section 4 runs on one thread,
+section 3 on ``--serving-threads``, section 5 on the largest count, section 2 on the first;
+all reported, with the load average before and after.
+``--quick`` keeps every table but takes fewer rounds, repetitions, seeds and epochs (about a
+third of the time).
 """
 from __future__ import annotations
 
@@ -271,7 +277,10 @@ def make_step(runner: Runner):
 # ---------------------------------------------------------------------------------------------
 # 1. Training throughput, interleaved
 # ---------------------------------------------------------------------------------------------
-def training_throughput(lengths, keys, rounds: int, window: float, log) -> list[dict]:
+def training_throughput(lengths, keys, threads, rounds: int, window: float, log) -> list[dict]:
+    """Samples/s of every model at every thread count in ``threads``; each round runs one window
+    per (model, count) in a rotating order, ``torch.set_num_threads`` before each window."""
+    before = torch.get_num_threads()
     rows = []
     for L in lengths:
         schema = bench_schema(L)
@@ -281,47 +290,55 @@ def training_throughput(lengths, keys, rounds: int, window: float, log) -> list[
             r.model.to(DEVICE)
         data = {k: [on_device(r.prepare(b)) for b in pool] for k, r in runners.items()}
         steps = {k: make_step(r) for k, r in runners.items()}
+        runs = [(k, n) for k in keys for n in threads]
         n_steps = {}
-        for k in keys:  # warm-up (2 steps), then one timed step sizes the window
+        for k, n in runs:  # warm-up (2 steps), then one timed step sizes the window
+            torch.set_num_threads(n)
             for x, y in data[k][:2]:
                 steps[k](x, y)
             synchronize()
             t = time.perf_counter()
             steps[k](*data[k][2])
             synchronize()
-            n_steps[k] = max(1, round(window / (time.perf_counter() - t)))
-        per_window = {k: [] for k in keys}
+            n_steps[k, n] = max(1, round(window / (time.perf_counter() - t)))
+        per_window = {run: [] for run in runs}
         i = 0
         for rnd in range(rounds):
-            order = keys[rnd % len(keys):] + keys[:rnd % len(keys)]
-            for k in order:
+            for k, n in runs[rnd % len(runs):] + runs[:rnd % len(runs)]:
+                torch.set_num_threads(n)
                 synchronize()
                 t = time.perf_counter()
-                for _ in range(n_steps[k]):
+                for _ in range(n_steps[k, n]):
                     steps[k](*data[k][i % len(pool)])
                     i += 1
                 synchronize()
-                per_window[k].append(n_steps[k] * B / (time.perf_counter() - t))
-        for k in keys:
-            sps = per_window[k]
-            rows.append({"L": L, "model": k, "label": runners[k].label, "family": runners[k].family,
-                         "samples_per_s": statistics.median(sps), "samples_per_s_min": min(sps),
-                         "samples_per_s_max": max(sps), "ms_per_step": 1e3 * B / statistics.median(sps),
-                         "windows": len(sps), "steps_per_window": n_steps[k],
-                         "parameters": runners[k].n_parameters()})
-            log(f"  train L={L:<4} {runners[k].label:<42} {statistics.median(sps):9.0f} samples/s")
+                per_window[k, n].append(n_steps[k, n] * B / (time.perf_counter() - t))
+        for n in threads:
+            for k in keys:
+                sps = per_window[k, n]
+                rows.append({"L": L, "threads": n, "model": k, "label": runners[k].label,
+                             "family": runners[k].family, "samples_per_s": statistics.median(sps),
+                             "samples_per_s_min": min(sps), "samples_per_s_max": max(sps),
+                             "ms_per_step": 1e3 * B / statistics.median(sps), "windows": len(sps),
+                             "steps_per_window": n_steps[k, n],
+                             "parameters": runners[k].n_parameters()})
+                log(f"  train L={L:<4} {n} thr {runners[k].label:<42} "
+                    f"{statistics.median(sps):9.0f} samples/s")
+    torch.set_num_threads(before)
     return rows
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    by = {(r["L"], r["model"]): r for r in rows}
+    """Ours / peer samples/s for every pair of ``RATIOS``, per L and thread count."""
+    by = {(r["L"], r["threads"], r["model"]): r for r in rows}
     out = []
-    for L in sorted({r["L"] for r in rows}):
+    for L, n in dict.fromkeys((r["L"], r["threads"]) for r in rows):
         for ours, peer in RATIOS:
-            if (L, ours) in by and (L, peer) in by:
-                out.append({"L": L, "ours": ours, "peer": peer,
-                            "ours_label": by[L, ours]["label"], "peer_label": by[L, peer]["label"],
-                            "ratio": by[L, ours]["samples_per_s"] / by[L, peer]["samples_per_s"]})
+            if (L, n, ours) in by and (L, n, peer) in by:
+                a, b = by[L, n, ours], by[L, n, peer]
+                out.append({"L": L, "threads": n, "ours": ours, "peer": peer,
+                            "ours_label": a["label"], "peer_label": b["label"],
+                            "ratio": a["samples_per_s"] / b["samples_per_s"]})
     return out
 
 
@@ -428,8 +445,11 @@ def step_before_after(lengths, rounds: int, window: float, log) -> dict:
 HOG = [sys.executable, "-c", "while True: pass"]
 
 
-def busy_ratios(lengths, keys, rounds: int, window: float, log) -> list[dict]:
-    """Every round: one window per model without, then one with a busy process running."""
+def busy_ratios(lengths, keys, threads: int, rounds: int, window: float, log) -> list[dict]:
+    """Every round: one window per model without, then one with a busy process running; on
+    ``threads`` torch threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     rows = []
     for L in lengths:
         schema = bench_schema(L)
@@ -462,9 +482,11 @@ def busy_ratios(lengths, keys, rounds: int, window: float, log) -> list[dict]:
                         hog.wait()
         for k in keys:
             idle, busy = statistics.median(sps[k, "idle"]), statistics.median(sps[k, "busy"])
-            rows.append({"L": L, "model": k, "label": runners[k].label, "idle_samples_per_s": idle,
-                         "busy_samples_per_s": busy, "ratio": busy / idle})
+            rows.append({"L": L, "threads": threads, "model": k, "label": runners[k].label,
+                         "idle_samples_per_s": idle, "busy_samples_per_s": busy,
+                         "ratio": busy / idle})
             log(f"  busy L={L:<4} {runners[k].label:<52} {busy:8.0f} / {idle:8.0f} = {busy / idle:.2f}")
+    torch.set_num_threads(before)
     return rows
 
 
@@ -660,6 +682,7 @@ def quality(seeds, epochs: int, log) -> dict:
                                                        ("train", "val", "test")},
             "epochs": epochs, "patience": BOOK_TRAIN.patience, "seeds": list(seeds),
             "batch_size": BOOK_TRAIN.batch_size, "lr": BOOK_TRAIN.lr,
+            "threads": torch.get_num_threads(),  # the primary count of --threads
             "selection": "weights of the best validation epoch (bst_teach.train.train)",
             "runs": rows, "summary": summary}
 
@@ -695,26 +718,42 @@ def checks() -> dict:
 # ---------------------------------------------------------------------------------------------
 def markdown(res: dict) -> str:
     m = res["meta"]
+    counts = m["threads"] if isinstance(m["threads"], list) else [m["threads"]]  # int: older files
     lines = [f"# Benchmark results ({m['date']})", "",
              f"Command: `{m['command']}`. Machine: {m['cpus']} CPUs, {m['platform']}; torch "
-             f"{m['torch']} with {m['threads']} threads; torch-rechub {m['peers']['torch-rechub']}, "
+             f"{m['torch']}, training timed on {' and '.join(map(str, counts))} thread(s) (primary: "
+             f"{counts[0]}); torch-rechub {m['peers']['torch-rechub']}, "
              f"deepctr-torch {m['peers']['deepctr-torch']}. Load average (1, 5, 15 min) before: "
              f"{_fmt_load(m['loadavg_start'])}; after: {_fmt_load(m['loadavg_end'])}."
              + (" **--quick run.**" if m["quick"] else ""), "",
              "## Training throughput (samples/s, median of interleaved windows; batch 256)", "",
-             "| L | model | samples/s | min – max | ms/step | parameters | peak RSS MiB (+ during steps) |",
-             "|---|---|---|---|---|---|---|"]
+             "| L | threads | model | samples/s | min – max | ms/step | parameters | "
+             "peak RSS MiB (+ during steps) |", "|---|---|---|---|---|---|---|---|"]
     mem = {(r["L"], r["model"]): r for r in res["memory"] if r["kind"] == "train"}
     for r in res["training"]:
         mm = mem.get((r["L"], r["model"]))
         rss = f"{mm['rss_peak_mib']:.0f} (+{mm['rss_increase_mib']:.0f})" if mm else "–"
-        lines.append(f"| {r['L']} | {r['label']} | {r['samples_per_s']:.0f} | "
+        lines.append(f"| {r['L']} | {r.get('threads', counts[0])} | {r['label']} | "
+                     f"{r['samples_per_s']:.0f} | "
                      f"{r['samples_per_s_min']:.0f} – {r['samples_per_s_max']:.0f} | "
                      f"{r['ms_per_step']:.1f} | {r['parameters']:,} | {rss} |")
     lines += ["", "## Ours / peer (training throughput ratio; > 1: ours is faster)", "",
-              "| L | ours | peer | ratio |", "|---|---|---|---|"]
+              "| L | threads | ours | peer | ratio |", "|---|---|---|---|---|"]
     for r in res["ratios"]:
-        lines.append(f"| {r['L']} | {r['ours_label']} | {r['peer_label']} | {r['ratio']:.2f} |")
+        lines.append(f"| {r['L']} | {r.get('threads', counts[0])} | {r['ours_label']} | "
+                     f"{r['peer_label']} | {r['ratio']:.2f} |")
+    if len(counts) > 1 and res["training"]:
+        lo, hi = min(counts), max(counts)
+        sps = {(r["L"], r["model"], r["threads"]): r["samples_per_s"] for r in res["training"]}
+        lines += ["", "## One thread or two (training samples/s by torch thread count)", "",
+                  "| L | model | " + " | ".join(f"{n} thread{'s' * (n > 1)}" for n in counts)
+                  + f" | {hi} / {lo} threads |", "|---|---|" + "---|" * (len(counts) + 1)]
+        for r in res["training"]:
+            if r["threads"] == counts[0]:
+                L, k = r["L"], r["model"]
+                lines.append(f"| {L} | {r['label']} | "
+                             + " | ".join(f"{sps[L, k, n]:.0f}" for n in counts)
+                             + f" | {sps[L, k, hi] / sps[L, k, lo]:.2f} |")
     st = res.get("steps", {})
     if st:
         lines += ["", "## Training step before / after (batch 256, one thread, batch building included)",
@@ -732,7 +771,8 @@ def markdown(res: dict) -> str:
             lines.append(f"| {L} | {a['ms_per_step'] / b['ms_per_step']:.2f} | "
                          f"{a['cpu_ms_per_step'] / b['cpu_ms_per_step']:.2f} |")
     if res.get("busy"):
-        lines += ["", "## Busy machine: throughput with one busy process / without (same run)", "",
+        lines += ["", f"## Busy machine: throughput with one busy process / without (same run, "
+                      f"{m.get('busy_threads', counts[0])} threads)", "",
                   "| L | model | without | with | ratio |", "|---|---|---|---|---|"]
         for r in res["busy"]:
             lines.append(f"| {r['L']} | {r['label']} | {r['idle_samples_per_s']:.0f} | "
@@ -752,7 +792,8 @@ def markdown(res: dict) -> str:
         lines.append(f"Skipped: {q['skipped']}")
     else:
         lines += [f"{q['data']}; up to {q['epochs']} epoch(s), early-stopping patience "
-                  f"{q.get('patience', 2)}, seeds {q['seeds']}, {q['selection']}.", "",
+                  f"{q.get('patience', 2)}, seeds {q['seeds']}, {q['selection']}"
+                  + (f", {q['threads']} thread(s)" if "threads" in q else "") + ".", "",
                   "| model | mean test AUC | std | per seed | mean test gAUC | train s (mean) |",
                   "|---|---|---|---|---|---|"]
         for key, s in q["summary"].items():
@@ -787,7 +828,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds, repetitions, seeds, epochs")
     p.add_argument("--out", default=str(HERE / "results"), help="folder for results.json / .md")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                   help="torch thread counts for the training throughput, every model at each "
+                        "(default 1 2); the first is the primary one, the one of the main tables")
     p.add_argument("--serving-threads", type=int, default=1,
                    help="torch threads for the serving latencies (default 1: one request's small "
                         "operations gain nothing from a second thread and pay for waking it)")
@@ -802,7 +845,7 @@ def main(argv=None):
         DEVICE = resolve_device(a.device)  # a device that is not there: refused before any work
     except ValueError as e:
         p.error(str(e))
-    torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads[0])
     if a.memory_row:
         kind, key, L = a.memory_row
         print(json.dumps(memory_row(kind, key, int(L))))
@@ -814,10 +857,12 @@ def main(argv=None):
     rounds, window, reps, budget = (3, 0.25, 60, 1.5) if a.quick else (9, 0.6, 300, 4.0)
     # quality: the book's schedule (BOOK_TRAIN: up to 20 epochs, early stopping) unless --quick
     seeds, epochs = ((0,), 2) if a.quick else ((0, 1, 2), BOOK_TRAIN.epochs)
+    busy_threads = max(a.threads)  # threads that can wait on each other: what a busy core hurts
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join([_python_name(), "bench/run.py",
                                  *(sys.argv[1:] if argv is None else argv)]),
-            "quick": a.quick, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "quick": a.quick, "threads": a.threads, "busy_threads": busy_threads,
+            "cpus": os.cpu_count(),
             "platform": platform.platform(), "cpu_model": _cpu_model(),
             "python": platform.python_version(),
             "torch": torch.__version__, "loadavg_start": list(os.getloadavg()),
@@ -835,23 +880,25 @@ def main(argv=None):
     res["checks"] = checks()
     log(f"  {res['checks']}")
     if "training" not in a.skip:
-        log(f"training throughput ({rounds} interleaved rounds, windows of about {window} s)")
+        log(f"training throughput ({rounds} interleaved rounds, windows of about {window} s, "
+            f"threads {a.threads})")
         keys = [k for k in TRAIN_MODELS  # the peers on the CPU only
                 if DEVICE.type == "cpu" or not k.startswith(("rechub", "deepctr"))]
-        res["training"] = training_throughput(TRAIN_LENGTHS, keys, rounds, window, log)
+        res["training"] = training_throughput(TRAIN_LENGTHS, keys, a.threads, rounds, window, log)
         res["ratios"] = ratios(res["training"])
     if "steps" not in a.skip:
         log("training step before / after (one thread, batch building included)")
         res["steps"] = step_before_after(TRAIN_LENGTHS, rounds, window, log)
     if "busy" not in a.skip:
-        log(f"busy machine: every model with and without one busy process ({rounds} rounds)")
-        res["busy"] = busy_ratios(BUSY_LENGTHS, TRAIN_MODELS, rounds, window / 2, log)
+        log(f"busy machine: every model with and without one busy process ({rounds} rounds, "
+            f"{busy_threads} threads)")
+        res["busy"] = busy_ratios(BUSY_LENGTHS, TRAIN_MODELS, busy_threads, rounds, window / 2, log)
     if "serving" not in a.skip:
         log(f"serving latency (up to {reps} calls or {budget} s per model and L, "
             f"{a.serving_threads} thread(s))")
         torch.set_num_threads(a.serving_threads)
         res["serving"] = serving_latency(SERVE_LENGTHS, SERVE_MODELS, reps, budget, log)
-        torch.set_num_threads(a.threads)
+        torch.set_num_threads(a.threads[0])
     if "quality" not in a.skip:
         log(f"quality on MovieLens-100K (seeds {seeds}, {epochs} epoch(s))")
         res["quality"] = quality(seeds, epochs, log)

@@ -104,10 +104,34 @@ def plot_lines(ax, df: pd.DataFrame, y: str, models=None, band: str | None = Non
     log_axes(ax, sorted(df["L"].unique()))
 
 
-def plot_training(train: pd.DataFrame):
-    """Training samples per second against L, every model of the training table."""
+def at_threads(train: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """The training rows timed on ``threads`` torch threads (default: the first row's count, the
+    benchmark's primary one); a table without a "threads" column is returned whole."""
+    if "threads" not in train or not len(train):
+        return train
+    return train[train["threads"] == (train["threads"].iloc[0] if threads is None else threads)]
+
+
+def threads_table(train: pd.DataFrame) -> pd.DataFrame:
+    """Samples/s at each thread count (file order) and the ratio most threads / fewest, one row
+    per model (short names, file order) and L."""
+    counts = [int(n) for n in train["threads"].unique()]
+    lo, hi = min(counts), max(counts)
+    t = train.pivot_table(index=["model", "L"], columns="threads", values="samples_per_s")
+    t = t.reindex(pd.MultiIndex.from_product([train["model"].unique(), sorted(train["L"].unique())]))
+    labels = labels_of(train)
+    t.index = pd.MultiIndex.from_tuples([(short(k, labels), L) for k, L in t.index],
+                                        names=["model", "L"])
+    out = pd.DataFrame({f"{n} thread{'s' * (n > 1)}": t[n] for n in counts})
+    out[f"{hi} / {lo} threads"] = t[hi] / t[lo]
+    return out
+
+
+def plot_training(train: pd.DataFrame, threads: int | None = None):
+    """Training samples per second against L, every model of the training table, on ``threads``
+    torch threads (default: the primary count, see :func:`at_threads`)."""
     fig, ax = plt.subplots(figsize=(9.5, 4.2))
-    plot_lines(ax, train, "samples_per_s")
+    plot_lines(ax, at_threads(train, threads), "samples_per_s")
     ax.set(xlabel="history length L", ylabel="training samples / s",
            title="Training throughput, batch 256 (solid: this package, dashed: peers)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
