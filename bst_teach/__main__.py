@@ -47,9 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="BST positions")
     t.add_argument("--norm", choices=["layer", "batch", "none"], default="layer", help="BST norm")
     t.add_argument("--din-time", action="store_true", help="give DIN time-gap bucket features")
-    t.add_argument("--threads", type=_positive_int, default=1,
-                   help="torch threads (default 1: faster than two for these small models where "
-                        "measured, see bench/results/results.md)")
+    t.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
     t.add_argument("--device", default="cpu",
                    help="auto, cpu, cuda, cuda:N or mps (auto: CUDA when present)")
     t.add_argument("--save", help="write a checkpoint here (under torchrun: by rank 0)")
@@ -251,7 +249,8 @@ def _train(args) -> dict:
     from .data import load_dataset
     from .train import TrainConfig, fit
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.stream:
         return _train_stream(args)
     data = load_dataset(args.data, max_len=args.max_len, seed=args.data_seed, data_dir=args.data_dir,

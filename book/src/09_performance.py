@@ -306,9 +306,8 @@ if len(THREADS) > 1:
 # operations (the section on the fixed costs of a step below looks at them). PyTorch splits each
 # operation across its threads, and a second thread must be woken for every operation it shares,
 # then waited for; on operations this small, that takes longer than the half of the work it
-# takes over. This is why the command line (`python -m bst_teach train`) trains on one thread
-# unless `--threads` says otherwise; in Python, `torch.set_num_threads(1)` before `fit` does the
-# same.
+# takes over. On such a machine, train on one thread: `--threads 1` on the command line (the
+# experiments of this book run so), `torch.set_num_threads(1)` before `fit` in Python.
 #
 # torch-rechub's matched BST changed less: {glue:text}`peer_sps_lo:,.0f` against
 # {glue:text}`peer_sps_hi:,.0f` samples per second at L = {glue:text}`peer_L`. A plausible
