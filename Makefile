@@ -12,6 +12,21 @@ export PYTHONHASHSEED := 0
 # bst_teach/__init__.py). Every command below inherits it: tests, notebook kernels, jupyter-book.
 export OMP_WAIT_POLICY := PASSIVE
 
+# The same numbers on every x86 machine with AVX2 (Intel or AMD): one torch thread, ATen,
+# oneDNN and numpy held to AVX2 code, MKL to its COMPATIBLE path (its AVX2 path is for Intel
+# processors only; on others MKL picks its own). Without these, an AVX-512 Intel and an AVX2 AMD
+# processor train the chapters' models to different last bits, epochs later to different best epochs, and
+# the stored outputs that nbval compares hold on one of them only (bst_teach.experiments keys its
+# cache by them too). `make lab` inherits them: a reader's run gives the book's numbers.
+export OMP_NUM_THREADS := 1
+export ATEN_CPU_CAPABILITY := avx2
+export MKL_CBWR := COMPATIBLE
+export ONEDNN_MAX_CPU_ISA := AVX2
+# numpy likewise (its AVX-512 exp and log round differently: the synthetic data's last bits),
+# and its OpenBLAS on one kernel set (it picks one per processor model).
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
+export OPENBLAS_CORETYPE := Haswell
+
 # No progress bars or "loaded from cache" lines in executed notebooks (stored outputs stay
 # independent of the cache); `make lab` turns them back on for the reader.
 export BST_TEACH_PROGRESS ?= 0

@@ -8,6 +8,13 @@ change to the package invalidates it.  Results are stored under ``$BST_TEACH_CAC
 ``data/cache`` in the repository, ``~/.cache/bst-teach`` when installed from the wheel), which is
 safe to delete.
 
+The floating-point arithmetic belongs to the key too (:func:`cpu_arithmetic`): torch threads,
+the vector instructions ATen and MKL use, the processor.  Two machines agree on the last bit
+only when their code paths agree; the Makefile pins them (``OMP_NUM_THREADS=1``,
+``ATEN_CPU_CAPABILITY=avx2``, ``MKL_CBWR=COMPATIBLE``, ``ONEDNN_MAX_CPU_ISA=AVX2``,
+``NPY_DISABLE_CPU_FEATURES``) so that the book, its tests and ``make lab`` give the same numbers
+on Intel and AMD machines with AVX2.
+
 Each call says what it does: "loaded from cache" with the stored figures, or "training" followed by
 a tqdm bar (a widget in JupyterLab) and a "done" line.  ``BST_TEACH_PROGRESS=0`` silences them; the
 Makefile sets it when it executes notebooks, so stored outputs (which nbval compares) hold neither
@@ -18,10 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .data.samples import Dataset
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -54,6 +63,22 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
+def _processor() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def cpu_arithmetic() -> dict:
+    """What decides the last bits of a CPU run: threads, ATen's vector ISA, MKL's code path
+    (``MKL_CBWR``; AUTO: chosen by processor) and the processor itself."""
+    return {"threads": torch.get_num_threads(), "aten": torch.backends.cpu.get_cpu_capability(),
+            "mkl": os.environ.get("MKL_CBWR", "AUTO"), "processor": _processor()}
+
+
 def progress_wanted() -> bool:
     """False when ``BST_TEACH_PROGRESS`` is 0 / false / no / off (set by the Makefile)."""
     return os.environ.get("BST_TEACH_PROGRESS", "1").strip().lower() not in ("0", "false", "no",
@@ -66,9 +91,15 @@ def _describe(name: str, data: Dataset, cfg: TrainConfig, model_config: dict) ->
 
 
 def data_fingerprint(data: Dataset) -> str:
+    """SHA-256 of a data set's contents, the time gaps to the second.
+
+    The synthetic gaps are sums of ``np.exp`` of random numbers, and numpy's AVX-512 ``exp``
+    differs from its AVX2 one in the last bit: to the second, both machines hold the same data.
+    """
     h = hashlib.sha256(data.name.encode())
     for split in (data.train, data.val, data.test):
-        for arr in (split.sparse, split.target_item, split.hist_item, split.hist_gap, split.label):
+        gap_seconds = np.rint(split.hist_gap).astype(np.int64)
+        for arr in (split.sparse, split.target_item, split.hist_item, gap_seconds, split.label):
             h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(data.schema.to_dict(), sort_keys=True).encode())
     h.update(data.time_scheme.encode())
@@ -80,8 +111,8 @@ def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
     """Like :func:`bst_teach.train.fit`, but reuses a stored result for an identical run.
 
     ``result.train_seconds`` is always the time the original training took.  A run on a GPU
-    (``config.device``) is stored apart from the CPU's; on the CPU the key is what it was before
-    there was a device setting, so earlier results stay valid.
+    (``config.device``) is stored apart from the CPU's, and a CPU run is keyed by its
+    :func:`cpu_arithmetic` as well.
     """
     from .device import resolve_device
     cfg = config or TrainConfig()
@@ -89,6 +120,8 @@ def cached_fit(name: str, data: Dataset, config: TrainConfig | None = None,
     train = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "device")}
     if device.type != "cpu":
         train["device"] = device.type  # cuda:0 and cuda:1 give the same numbers
+    else:
+        train["arithmetic"] = cpu_arithmetic()
     key_parts = {"model": name, "model_config": model_config, "data": data_fingerprint(data),
                  "train": train,
                  "code": _source_hash()}
